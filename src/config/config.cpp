@@ -1,0 +1,337 @@
+#include "config/config.hpp"
+
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include "build_config.hpp"
+#include "util/strings.hpp"
+
+namespace relay::config {
+namespace {
+
+// Each key has one setter: it validates the node and stores the value, or
+// returns the reason it cannot.
+using Setter = std::function<std::optional<std::string>(const toml::node &)>;
+struct Key {
+    const char *name;
+    Setter set;
+};
+
+std::optional<std::string> set_string(const toml::node &n, std::string &out) {
+    auto v = n.value<std::string>();
+    if (!v || !n.is_string()) return "expected a string";
+    if (util::has_ctl_line_break(*v)) return "must not contain CR, LF or NUL";
+    out = *v;
+    return std::nullopt;
+}
+
+std::optional<std::string> set_bool(const toml::node &n, bool &out) {
+    if (!n.is_boolean()) return "expected true or false";
+    out = *n.value<bool>();
+    return std::nullopt;
+}
+
+// A list of strings; a single string is accepted as a list of one.
+std::optional<std::string> set_list(const toml::node &n, std::vector<std::string> &out) {
+    out.clear();
+    if (n.is_string()) {
+        out.push_back(*n.value<std::string>());
+        return std::nullopt;
+    }
+    auto *arr = n.as_array();
+    if (!arr) return "expected a string or a list of strings";
+    for (auto &e : *arr) {
+        if (!e.is_string()) return "expected a list of strings";
+        out.push_back(*e.value<std::string>());
+    }
+    return std::nullopt;
+}
+
+// Sizes: an integer (bytes) or "10M", "512k", "1G".
+std::optional<std::string> set_size(const toml::node &n, uint64_t &out) {
+    if (n.is_integer()) {
+        auto v = *n.value<int64_t>();
+        if (v < 0) return "must not be negative";
+        out = static_cast<uint64_t>(v);
+        return std::nullopt;
+    }
+    if (!n.is_string()) return "expected a size (bytes, or a number with k, M or G)";
+    std::string s = *n.value<std::string>();
+    size_t pos = 0;
+    uint64_t num = 0;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])))
+        num = num * 10 + static_cast<uint64_t>(s[pos++] - '0');
+    if (pos == 0 || pos + 1 < s.size()) return "expected a size (bytes, or a number with k, M or G)";
+    uint64_t mult = 1;
+    if (pos < s.size()) {
+        switch (std::tolower(static_cast<unsigned char>(s[pos]))) {
+        case 'k': mult = 1024; break;
+        case 'm': mult = 1024 * 1024; break;
+        case 'g': mult = 1024ull * 1024 * 1024; break;
+        default: return "unknown size unit '" + s.substr(pos) + "' (use k, M or G)";
+        }
+    }
+    out = num * mult;
+    return std::nullopt;
+}
+
+// Durations as Postfix writes them: an integer (seconds) or "300s", "5m",
+// "1h", "5d", "1w".
+std::optional<std::string> set_duration(const toml::node &n, Seconds &out) {
+    if (n.is_integer()) {
+        auto v = *n.value<int64_t>();
+        if (v < 0) return "must not be negative";
+        out = Seconds(v);
+        return std::nullopt;
+    }
+    if (!n.is_string()) return "expected a duration (seconds, or a number with s, m, h, d or w)";
+    std::string s = *n.value<std::string>();
+    size_t pos = 0;
+    int64_t num = 0;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])) && num < (1ll << 40))
+        num = num * 10 + (s[pos++] - '0');
+    if (pos == 0 || pos + 1 < s.size())
+        return "expected a duration (seconds, or a number with s, m, h, d or w)";
+    int64_t mult = 1;
+    if (pos < s.size()) {
+        switch (s[pos]) {
+        case 's': mult = 1; break;
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        case 'w': mult = 7 * 86400; break;
+        default: return "unknown time unit '" + s.substr(pos) + "' (use s, m, h, d or w)";
+        }
+    }
+    out = Seconds(num * mult);
+    return std::nullopt;
+}
+
+std::optional<std::string> set_unsigned(const toml::node &n, unsigned &out, unsigned lo,
+                                        unsigned hi) {
+    if (!n.is_integer()) return "expected an integer";
+    auto v = *n.value<int64_t>();
+    if (v < lo || v > hi)
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+    out = static_cast<unsigned>(v);
+    return std::nullopt;
+}
+
+std::optional<std::string> set_tls_mode(const toml::node &n, TlsMode &out) {
+    std::string s;
+    if (auto e = set_string(n, s)) return e;
+    if (s == "starttls") out = TlsMode::StartTls;
+    else if (s == "smtps" || s == "tls") out = TlsMode::Smtps;
+    else if (s == "none") out = TlsMode::None;
+    else return "expected one of starttls, smtps, none";
+    return std::nullopt;
+}
+
+#define STR(obj, field) Key{#field, [&c](const toml::node &n) { return set_string(n, obj.field); }}
+#define BOOL(obj, field) Key{#field, [&c](const toml::node &n) { return set_bool(n, obj.field); }}
+#define LIST(obj, field) Key{#field, [&c](const toml::node &n) { return set_list(n, obj.field); }}
+#define SIZE(obj, field) Key{#field, [&c](const toml::node &n) { return set_size(n, obj.field); }}
+#define DUR(obj, field) Key{#field, [&c](const toml::node &n) { return set_duration(n, obj.field); }}
+
+std::vector<Key> top_keys(Config &c) {
+    return {
+        STR(c, myhostname),
+        STR(c, mydomain),
+        STR(c, myorigin),
+        // relayhost at the top level, as in main.cf; same as [smtp] relayhost.
+        Key{"relayhost", [&c](const toml::node &n) { return set_list(n, c.smtp.relayhost); }},
+    };
+}
+
+std::vector<Key> queue_keys(Config &c) {
+    auto &q = c.queue;
+    (void)q;
+    return {
+        STR(c.queue, directory),
+        SIZE(c.queue, message_size_limit),
+        SIZE(c.queue, min_free_bytes),
+        Key{"min_free_inodes",
+            [&c](const toml::node &n) { return set_size(n, c.queue.min_free_inodes); }},
+        DUR(c.queue, maximal_queue_lifetime),
+        DUR(c.queue, bounce_queue_lifetime),
+        DUR(c.queue, minimal_backoff_time),
+        DUR(c.queue, maximal_backoff_time),
+        DUR(c.queue, delay_warning_time),
+        BOOL(c.queue, flush_after_submit),
+    };
+}
+
+std::vector<Key> rewrite_keys(Config &c) {
+    return {
+        BOOL(c.rewrite, append_at_myorigin),
+        BOOL(c.rewrite, append_dot_mydomain),
+        STR(c.rewrite, recipient_delimiter),
+        LIST(c.rewrite, canonical_maps),
+        LIST(c.rewrite, sender_canonical_maps),
+        LIST(c.rewrite, recipient_canonical_maps),
+        LIST(c.rewrite, canonical_classes),
+        LIST(c.rewrite, masquerade_domains),
+        LIST(c.rewrite, masquerade_exceptions),
+        LIST(c.rewrite, masquerade_classes),
+        LIST(c.rewrite, virtual_alias_maps),
+        LIST(c.rewrite, alias_maps),
+        LIST(c.rewrite, smtp_generic_maps),
+        STR(c.rewrite, force_from),
+        STR(c.rewrite, local_domains),
+    };
+}
+
+std::vector<Key> smtp_keys(Config &c) {
+    return {
+        LIST(c.smtp, relayhost),
+        Key{"tls", [&c](const toml::node &n) { return set_tls_mode(n, c.smtp.tls); }},
+        BOOL(c.smtp, tls_verify),
+        STR(c.smtp, ca_file),
+        STR(c.smtp, ca_path),
+        STR(c.smtp, tls_pin_sha256),
+        STR(c.smtp, client_cert),
+        STR(c.smtp, client_key),
+        STR(c.smtp, tls_min_version),
+        BOOL(c.smtp, allow_plaintext_auth),
+        STR(c.smtp, username),
+        STR(c.smtp, password_file),
+        STR(c.smtp, password_command),
+        STR(c.smtp, sasl_password_maps),
+        LIST(c.smtp, auth_mechanisms),
+        STR(c.smtp, oauth2_token_command),
+        STR(c.smtp, oauth2_token_endpoint),
+        STR(c.smtp, oauth2_client_id),
+        STR(c.smtp, oauth2_client_secret_file),
+        STR(c.smtp, oauth2_refresh_token_file),
+        STR(c.smtp, sender_dependent_relayhost_maps),
+        DUR(c.smtp, connect_timeout),
+        DUR(c.smtp, command_timeout),
+        DUR(c.smtp, data_timeout),
+        Key{"max_messages_per_connection",
+            [&c](const toml::node &n) {
+                return set_unsigned(n, c.smtp.max_messages_per_connection, 1, 100000);
+            }},
+        Key{"max_connections",
+            [&c](const toml::node &n) { return set_unsigned(n, c.smtp.max_connections, 1, 64); }},
+        STR(c.smtp, helo_name),
+    };
+}
+
+#undef STR
+#undef BOOL
+#undef LIST
+#undef SIZE
+#undef DUR
+
+std::string where(const std::string &name, const toml::node &n) {
+    return name + ":" + std::to_string(n.source().begin.line);
+}
+
+// Applies TABLE's entries to KEYS; SECTION is "" for the top level.
+std::optional<std::string> apply(const toml::table &table, const std::vector<Key> &keys,
+                                 const std::string &section, const std::string &name,
+                                 const std::vector<std::string> &subtables) {
+    for (auto &&[k, node] : table) {
+        std::string key(k.str());
+        std::string label = section.empty() ? key : "[" + section + "] " + key;
+        bool is_sub = false;
+        for (auto &s : subtables) is_sub = is_sub || s == key;
+        if (is_sub) continue;
+        const Key *found = nullptr;
+        for (auto &cand : keys)
+            if (key == cand.name) found = &cand;
+        if (!found) return where(name, node) + ": " + label + ": unknown key";
+        if (auto e = found->set(node)) return where(name, node) + ": " + label + ": " + *e;
+    }
+    return std::nullopt;
+}
+
+std::string read_first_line(const char *path) {
+    std::ifstream in(path);
+    std::string line;
+    if (in) std::getline(in, line);
+    return std::string(util::trim(line));
+}
+
+}  // namespace
+
+void finish_defaults(Config &cfg) {
+    if (cfg.myhostname.empty()) {
+        char buf[256] = {};
+        if (gethostname(buf, sizeof buf - 1) == 0) cfg.myhostname = buf;
+        if (cfg.myhostname.empty()) cfg.myhostname = "localhost";
+        if (cfg.myhostname.find('.') == std::string::npos) {
+            // A short host name: /etc/mailname (Debian policy 11.6) gives the domain.
+            std::string mailname = read_first_line("/etc/mailname");
+            if (!mailname.empty() && mailname != cfg.myhostname &&
+                mailname.find('.') != std::string::npos)
+                cfg.myhostname = util::to_lower(mailname);
+        }
+    }
+    if (cfg.mydomain.empty()) {
+        auto dot = cfg.myhostname.find('.');
+        cfg.mydomain = dot == std::string::npos ? cfg.myhostname : cfg.myhostname.substr(dot + 1);
+    }
+    if (cfg.myorigin.empty()) {
+        std::string mailname = read_first_line("/etc/mailname");
+        cfg.myorigin = mailname.empty() ? cfg.myhostname : util::to_lower(mailname);
+    }
+    if (cfg.queue.directory.empty()) cfg.queue.directory = build::spool_dir;
+    if (cfg.smtp.helo_name.empty()) cfg.smtp.helo_name = cfg.myhostname;
+}
+
+Result<Config> parse(std::string_view text, const std::string &name) {
+    Config cfg;
+    cfg.source = name;
+    toml::table root;
+    try {
+        root = toml::parse(text, name);
+    } catch (const toml::parse_error &e) {
+        return make_error(name + ":" + std::to_string(e.source().begin.line) + ": " +
+                          std::string(e.description()));
+    }
+    static const std::vector<std::string> sections{"queue", "rewrite", "smtp"};
+    if (auto e = apply(root, top_keys(cfg), "", name, sections)) return make_error(*e);
+    auto section = [&](const char *sname, std::vector<Key> keys) -> std::optional<std::string> {
+        auto *node = root.get(sname);
+        if (!node) return std::nullopt;
+        auto *tbl = node->as_table();
+        if (!tbl) return where(name, *node) + ": " + sname + ": expected a [" + sname + "] table";
+        return apply(*tbl, keys, sname, name, {});
+    };
+    if (auto e = section("queue", queue_keys(cfg))) return make_error(*e);
+    if (auto e = section("rewrite", rewrite_keys(cfg))) return make_error(*e);
+    if (auto e = section("smtp", smtp_keys(cfg))) return make_error(*e);
+
+    if (cfg.queue.minimal_backoff_time > cfg.queue.maximal_backoff_time)
+        return make_error(name + ": [queue] minimal_backoff_time is larger than maximal_backoff_time");
+    if (!cfg.rewrite.recipient_delimiter.empty() && cfg.rewrite.recipient_delimiter.size() > 8)
+        return make_error(name + ": [rewrite] recipient_delimiter: too long");
+    if (!cfg.queue.directory.empty() && cfg.queue.directory[0] != '/')
+        return make_error(name + ": [queue] directory: must be an absolute path");
+    finish_defaults(cfg);
+    return cfg;
+}
+
+Result<Config> load(const std::string &path, bool must_exist) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        int err = errno;
+        if (err == ENOENT && !must_exist) {
+            Config cfg;
+            finish_defaults(cfg);
+            return cfg;
+        }
+        return make_error(path + ": cannot open: " + std::string(strerror(err)), err);
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse(ss.str(), path);
+}
+
+}  // namespace relay::config

@@ -1,0 +1,23 @@
+// strings.hpp - small string helpers shared by every module.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relay::util {
+
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool istarts_with(std::string_view s, std::string_view prefix);
+std::vector<std::string> split(std::string_view s, char sep);
+
+// True when s holds CR, LF or NUL: never allowed in an envelope field.
+bool has_ctl_line_break(std::string_view s);
+
+// xtext (RFC 3461 section 4): what the envelope file uses for free text.
+std::string xtext_encode(std::string_view s);
+std::string xtext_decode(std::string_view s);
+
+}  // namespace relay::util
