@@ -214,8 +214,7 @@ PickupReport pickup(const config::Config &cfg, FsQueue &queue, const rewrite::Pi
         }
         if (queue.exists(name)) {
             // Committed before a crash; only the unlink was lost.
-            ::unlinkat(dir.get(), name.c_str(), 0);
-            util::sys::fsync_dir(dir.get());
+            if (util::sys::unlinkat(dir.get(), name.c_str(), 0) == 0) util::sys::fsync_dir(dir.get());
             ++rep.duplicates;
             continue;
         }
@@ -267,8 +266,9 @@ PickupReport pickup(const config::Config &cfg, FsQueue &queue, const rewrite::Pi
         } else {
             ++rep.picked;
         }
-        ::unlinkat(dir.get(), name.c_str(), 0);
-        util::sys::fsync_dir(dir.get());
+        // A failure here is row P3 of the state table: the next pickup
+        // finds queue/<id> and only removes the maildrop file.
+        if (util::sys::unlinkat(dir.get(), name.c_str(), 0) == 0) util::sys::fsync_dir(dir.get());
         log::info(name + ": uid=" + std::to_string(st.st_uid) + " from=<" + env.sender + ">");
         if (auto *mid = prep->message.find("Message-ID"))
             log::info(name + ": message-id=" + std::string(util::trim(mid->value())));

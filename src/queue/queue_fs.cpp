@@ -120,7 +120,7 @@ Result<void> FsQueue::init(const std::string &spool_dir, int owner_uid, int owne
     };
     const std::vector<Dir> dirs = {
         {spool_dir, 0755, owner_gid},
-        {spool_dir + "/maildrop", 01730, drop_gid},
+        {spool_dir + "/maildrop", 01770, drop_gid},
         {spool_dir + "/incoming", 0700, owner_gid},
         {spool_dir + "/queue", 0700, owner_gid},
         {spool_dir + "/hold", 0700, owner_gid},
