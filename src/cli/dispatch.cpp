@@ -99,11 +99,21 @@ int dispatch(int argc, char **argv) {
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i] ? argv[i] : "");
 
     if (who == Personality::Mailx) return run_mailx(name, args);
-    if (who == Personality::Relay && !args.empty() && is_relay_command(args[0])) {
-        if (identity().setgid && args[0] != "mail")
-            throw Fatal(Exit::NoPerm, "relay " + args[0] +
-                                          " needs root or the relay user when run set-gid");
-        return run_relay_command(args);
+    if (who == Personality::Relay) {
+        // "relay [-C FILE] COMMAND ...": the first word after a leading
+        // configuration option decides.
+        size_t i = 0;
+        while (i < args.size()) {
+            if ((args[i] == "-C" || args[i] == "--config") && i + 1 < args.size()) i += 2;
+            else if (args[i].rfind("--config=", 0) == 0 || (args[i].rfind("-C", 0) == 0 && args[i].size() > 2)) ++i;
+            else break;
+        }
+        if (i < args.size() && is_relay_command(args[i])) {
+            if (identity().setgid && args[i] != "mail")
+                throw Fatal(Exit::NoPerm, "relay " + args[i] +
+                                              " needs root or the relay user when run set-gid");
+            return run_relay_command(args);
+        }
     }
     return run_sendmail(args, who, name);
 }
