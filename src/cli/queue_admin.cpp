@@ -1,5 +1,6 @@
 #include "cli/queue_admin.hpp"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include "log/log.hpp"
@@ -50,10 +51,16 @@ int queue_admin(const config::Config &cfg, const std::string &action,
     }
 
     std::vector<std::string> ids = ids_in;
+    const std::string maildrop = cfg.queue.directory + "/maildrop/";
     if (ids.size() == 1 && ids[0] == "ALL" && action == "delete") {
         ids.clear();
         for (Area a : {Area::Queue, Area::Hold, Area::Corrupt})
             for (auto &id : q.list(a)) ids.push_back(id);
+        if (DIR *d = opendir(maildrop.c_str())) {
+            while (auto *e = readdir(d))
+                if (queue::is_valid_id(e->d_name)) ids.emplace_back(e->d_name);
+            closedir(d);
+        }
     }
     if (ids.empty()) throw Fatal(Exit::Usage, "queue " + action + ": no queue id given");
     int status = 0;
@@ -64,6 +71,11 @@ int queue_admin(const config::Config &cfg, const std::string &action,
             continue;
         }
         Area where;
+        if (action == "delete" && ::unlink((maildrop + id).c_str()) == 0) {
+            // Not picked up yet: the submission file is the whole message.
+            log::info(id + ": removed");
+            continue;
+        }
         if (!locate(q, id, where)) {
             log::error(id + ": no such queue entry");
             status = to_sysexit(Exit::NoInput);
