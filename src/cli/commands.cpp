@@ -7,6 +7,7 @@
 
 #include "cli/mailq.hpp"
 #include "cli/queue_admin.hpp"
+#include "cli/smtp_stdio.hpp"
 #include "log/log.hpp"
 #include "rewrite/pipeline.hpp"
 #include "util/error.hpp"
@@ -108,8 +109,8 @@ int run_verify(const Context &ctx, const Options &opt) {
     return 0;
 }
 
-int run_smtp_stdio(const Context &, const Options &) {
-    throw Fatal(Exit::Usage, "-bs is not available yet");
+int run_smtp_stdio(const Context &ctx, const Options &) {
+    return smtp_stdio_session(ctx.cfg, ctx.config_path, 0, 1);
 }
 
 int run_mailx(const std::string &name, const std::vector<std::string> &) {
