@@ -172,7 +172,7 @@ Result<Prepared> prepare(const config::Config &cfg, const rewrite::Pipeline &rw,
             env.rcpts.push_back(std::move(r));
         }
     }
-    rw.headers(msg);
+    rw.headers(msg, qualified_sender);
 
     // Last: what goes into the queue can go out over SMTP as it is.
     auto safe = message::make_smtp_safe(msg);
