@@ -37,6 +37,7 @@ size_t on_debug(CURL *, curl_infotype type, char *data, size_t size, void *userp
     auto *t = static_cast<Transcript *>(userp);
     if (type == CURLINFO_HEADER_OUT) t->on_out(std::string_view(data, size));
     else if (type == CURLINFO_HEADER_IN) t->on_in(std::string_view(data, size));
+    else if (type == CURLINFO_TEXT) t->on_text(std::string_view(data, size));
     return 0;
 }
 
@@ -213,7 +214,8 @@ void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<siz
     if (last_on_conn || rc != CURLE_OK) on_conn = 0;  // curl closed it
     d.folded = d.folded || reader.folded();
 
-    Peer peer{rs.relay.host, ip && *ip ? ip : "", port ? static_cast<unsigned>(port) : rs.relay.port};
+    Peer peer{rs.relay.host, ip && *ip ? ip : transcript.tried_ip(),
+              port ? static_cast<unsigned>(port) : rs.relay.port};
     bool connected = transcript.greeted() || !transcript.last_reply().empty() || connect_us > 0;
     if (connected) d.relay = peer.label();
 

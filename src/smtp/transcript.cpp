@@ -37,6 +37,21 @@ void Transcript::begin_message() {
     mail_ = dot_ = last_ = {};
     rcpts_.clear();
     lines_.clear();
+    tried_ip_.clear();
+}
+
+void Transcript::on_text(std::string_view data) {
+    // "  Trying 192.0.2.1:587..." or "  Trying [2001:db8::1]:587..."
+    std::string_view t = util::trim(data);
+    if (!util::istarts_with(t, "Trying ")) return;
+    t.remove_prefix(7);
+    if (!t.empty() && t.front() == '[') {
+        size_t close = t.find(']');
+        if (close != std::string_view::npos) tried_ip_ = std::string(t.substr(1, close - 1));
+        return;
+    }
+    size_t colon = t.find(':');
+    if (colon != std::string_view::npos) tried_ip_ = std::string(t.substr(0, colon));
 }
 
 bool Transcript::has_capability(std::string_view keyword) const {

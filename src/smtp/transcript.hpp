@@ -39,6 +39,11 @@ public:
 
     void on_out(std::string_view data);  // CURLINFO_HEADER_OUT
     void on_in(std::string_view data);   // CURLINFO_HEADER_IN
+    void on_text(std::string_view data); // CURLINFO_TEXT: picks up "Trying IP:port..."
+
+    // The address curl last tried to connect to ("" = none): known even
+    // when the connect failed, unlike CURLINFO_PRIMARY_IP.
+    const std::string &tried_ip() const { return tried_ip_; }
 
     // The phase that is in progress or was last reached: the one a failure
     // belongs to. Connect when nothing was exchanged in this transfer.
@@ -78,6 +83,7 @@ private:
     std::vector<Reply> rcpts_;
     std::vector<std::string> caps_;
     std::vector<std::string> lines_;
+    std::string tried_ip_;
 };
 
 }  // namespace relay::smtp

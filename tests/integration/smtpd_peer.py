@@ -39,6 +39,7 @@ killed, for use from non-Python tests.
 import asyncio
 import base64
 import json
+import logging
 import os
 import socket
 import ssl
@@ -49,6 +50,10 @@ import time
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 __all__ = ["Peer", "Certs", "make_certs", "free_port"]
+
+# aiosmtpd logs a traceback for every failed TLS handshake: tests cause
+# those on purpose.
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 
 def free_port(host="127.0.0.1"):
