@@ -44,7 +44,7 @@ public:
     std::string path(Area area, const std::string &id) const;
 
     // Creates every spool directory with its mode; OWNER/GROUP are applied
-    // when running as root (uid -1 = leave as is). maildrop gets 1730
+    // when running as root (uid -1 = leave as is). maildrop gets 1770
     // owner:drop_group, everything else 0700 owner.
     static Result<void> init(const std::string &spool_dir, int owner_uid, int owner_gid,
                              int drop_gid);

@@ -1,0 +1,47 @@
+#include "cli/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace relay::cli {
+namespace {
+Identity g_identity;
+}
+
+Identity sanitize_process() {
+    // Before anything opens a file: fds 0, 1 and 2 must exist.
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (n < 0) _exit(71);  // EX_OSERR: no /dev/null, nothing is safe
+            if (n != fd) {
+                ::dup2(n, fd);
+                ::close(n);
+            }
+        }
+    }
+    umask(077);
+    // The cwd may be gone (cron leaves www-data in an unreadable place).
+    if (chdir("/") < 0) { /* nothing else to do: every path used is absolute */ }
+    // A writer that disappears must not kill us mid-commit; write errors are
+    // handled where they happen.
+    signal(SIGPIPE, SIG_IGN);
+
+    g_identity.uid = getuid();
+    g_identity.gid = getgid();
+    g_identity.setgid = getegid() != getgid() || geteuid() != getuid() || getauxval(AT_SECURE);
+    if (g_identity.setgid) {
+        clearenv();
+        setenv("PATH", "/usr/bin:/bin", 1);
+    }
+    return g_identity;
+}
+
+const Identity &identity() { return g_identity; }
+
+}  // namespace relay::cli

@@ -1,0 +1,26 @@
+// process.hpp - start-up hygiene for a program run by anybody, anyhow.
+//
+// Callers are hostile environments (see callers.md in the design notes):
+// fds 0-2 may be closed, the umask may be 0177, the cwd may not exist, PATH
+// may lack /usr/sbin, the uid may have no passwd entry. sanitize() runs
+// first in main: it opens /dev/null on any closed fd 0-2 (so a queue file
+// can never become someone's stdout), sets umask 077, moves to "/", and
+// when the program runs set-gid (the relaydrop front end) clears the
+// environment so that nothing the caller set can steer it.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+namespace relay::cli {
+
+struct Identity {
+    bool setgid = false;  // running with a gid that is not the caller's
+    uid_t uid = 0;        // real uid: who submits
+    gid_t gid = 0;        // real gid
+};
+
+Identity sanitize_process();
+const Identity &identity();
+
+}  // namespace relay::cli

@@ -1,0 +1,134 @@
+#include "queue/maildrop.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/strings.hpp"
+#include "util/sys.hpp"
+
+namespace relay::queue {
+namespace sys = util::sys;
+
+namespace {
+constexpr size_t max_fields_bytes = 4 * 1024 * 1024;
+constexpr size_t max_recipients = 10000;
+
+bool clean(std::string_view v) { return !util::has_ctl_line_break(v) && v.size() <= 2048; }
+}  // namespace
+
+std::string serialize_submission(const Submission &s) {
+    std::string out = "maildrop: 1\n";
+    auto kv = [&out](std::string_view k, std::string_view v) {
+        out.append(k).append(": ").append(v).append("\n");
+    };
+    if (s.sender) kv("sender", *s.sender);
+    if (s.fullname) kv("fullname", util::xtext_encode(*s.fullname));
+    if (s.extract_recipients) kv("flags", "t");
+    if (!s.body_type.empty()) kv("body", s.body_type);
+    if (!s.notify.empty()) kv("notify", s.notify);
+    if (!s.ret.empty()) kv("ret", s.ret);
+    if (!s.envid.empty()) kv("envid", util::xtext_encode(s.envid));
+    for (auto &r : s.recipients) kv("rcpt", r);
+    out += "data:\n";
+    return out;
+}
+
+Result<Submission> parse_submission(std::string_view text, size_t limit) {
+    Submission s;
+    bool first = true;
+    size_t consumed = 0;
+    for (;;) {
+        size_t nl = text.find('\n', consumed);
+        if (nl == std::string_view::npos || nl > max_fields_bytes)
+            return make_error("no data: line in maildrop file");
+        std::string_view line = text.substr(consumed, nl - consumed);
+        consumed = nl + 1;
+        if (line == "data:") break;
+        size_t colon = line.find(": ");
+        std::string_view key = colon == std::string_view::npos ? line : line.substr(0, colon);
+        std::string_view val = colon == std::string_view::npos ? "" : line.substr(colon + 2);
+        if (key.size() && key.back() == ':') key.remove_suffix(1);
+        if (!clean(val)) return make_error("bad value for " + std::string(key.substr(0, 20)));
+        if (first) {
+            if (key != "maildrop" || val != "1") return make_error("not a maildrop file (version)");
+            first = false;
+        } else if (key == "sender") {
+            s.sender = std::string(val);
+        } else if (key == "fullname") {
+            auto f = util::xtext_decode(val);
+            if (!clean(f)) return make_error("bad fullname");
+            s.fullname = f;
+        } else if (key == "flags") {
+            for (char c : val) {
+                if (c == 't') s.extract_recipients = true;
+                else return make_error("unknown flag");
+            }
+        } else if (key == "body") {
+            if (val != "7BIT" && val != "8BITMIME") return make_error("bad body type");
+            s.body_type = val;
+        } else if (key == "notify") {
+            s.notify = val;
+        } else if (key == "ret") {
+            if (val != "FULL" && val != "HDRS") return make_error("bad ret");
+            s.ret = val;
+        } else if (key == "envid") {
+            auto e = util::xtext_decode(val);
+            if (!clean(e)) return make_error("bad envid");
+            s.envid = e;
+        } else if (key == "rcpt") {
+            if (val.empty()) return make_error("empty rcpt");
+            if (s.recipients.size() >= max_recipients) return make_error("too many recipients");
+            s.recipients.emplace_back(val);
+        } else {
+            return make_error("unknown field '" + std::string(key.substr(0, 20)) + "'");
+        }
+    }
+    if (first) return make_error("not a maildrop file");
+    if (text.size() - consumed > limit) return make_error("message exceeds the size limit");
+    s.message = std::string(text.substr(consumed));
+    return s;
+}
+
+Result<void> write_maildrop(const std::string &spool, const std::string &id, const Submission &s) {
+    std::string dir_path = spool + "/maildrop";
+    util::UniqueFd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) {
+        int e = errno;
+        return make_error("cannot open " + dir_path + ": " + errno_text(e), e);
+    }
+    std::string tmp = "t." + id;
+    util::UniqueFd fd(sys::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+                                  0600));
+    if (!fd) {
+        int e = errno;
+        return make_error("cannot create " + dir_path + "/" + tmp + ": " + errno_text(e), e);
+    }
+    auto fail = [&](const char *what) -> Result<void> {
+        int e = errno;
+        ::unlinkat(dir.get(), tmp.c_str(), 0);
+        return make_error(std::string(what) + " " + dir_path + "/" + tmp + ": " + errno_text(e), e);
+    };
+    std::string head = serialize_submission(s);
+    if (sys::write_all(fd.get(), head.data(), head.size()) < 0) return fail("cannot write");
+    if (sys::write_all(fd.get(), s.message.data(), s.message.size()) < 0) return fail("cannot write");
+    // Readable by pickup (the relay user) whatever the umask; nobody else can
+    // search the maildrop directory.
+    if (::fchmod(fd.get(), 0644) < 0) return fail("cannot chmod");
+    if (sys::fsync(fd.get()) < 0) return fail("cannot fsync");
+    fd.reset();
+    if (sys::renameat(dir.get(), tmp.c_str(), dir.get(), id.c_str()) < 0) return fail("cannot rename");
+    if (sys::fsync_dir(dir.get()) < 0) {
+        // The name may not be durable: take the file back and say so, so the
+        // caller keeps its copy. Exit 0 always means "durably queued".
+        int e = errno;
+        ::unlinkat(dir.get(), id.c_str(), 0);
+        return make_error("cannot fsync " + dir_path + ": " + errno_text(e), e);
+    }
+    return {};
+}
+
+}  // namespace relay::queue

@@ -1,0 +1,278 @@
+#include "queue/queue_fs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/id.hpp"
+#include "util/error.hpp"
+#include "util/sys.hpp"
+
+namespace relay::queue {
+namespace sys = util::sys;
+using util::UniqueFd;
+
+namespace {
+
+const char *area_dir(Area a) {
+    switch (a) {
+    case Area::Queue: return "queue";
+    case Area::Hold: return "hold";
+    case Area::Corrupt: return "corrupt";
+    }
+    return "queue";
+}
+
+Error sys_error(const std::string &what, int err = errno) {
+    return make_error(what + ": " + errno_text(err), err);
+}
+
+UniqueFd open_dir(const std::string &path) {
+    return UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+}
+
+UniqueFd open_subdir(int dirfd, const char *name) {
+    return UniqueFd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+}
+
+// Writes DATA into DIRFD/NAME (a new file), fsyncs it.
+Result<void> write_new_file(int dirfd, const char *name, std::string_view data) {
+    UniqueFd fd(sys::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
+    if (!fd) return sys_error(std::string("create ") + name);
+    if (sys::write_all(fd.get(), data.data(), data.size()) < 0)
+        return sys_error(std::string("write ") + name);
+    if (sys::fsync(fd.get()) < 0) return sys_error(std::string("fsync ") + name);
+    return {};
+}
+
+// Removes DIRFD/NAME and the plain files in it (queue entries hold no
+// subdirectories). Missing entries are fine.
+int remove_entry(int dirfd, const char *name) {
+    UniqueFd d(open_subdir(dirfd, name));
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        if (errno == ENOTDIR) return sys::unlinkat(dirfd, name, 0);
+        return -1;
+    }
+    DIR *dir = fdopendir(::dup(d.get()));
+    if (!dir) return -1;
+    while (auto *e = readdir(dir)) {
+        std::string_view n = e->d_name;
+        if (n == "." || n == "..") continue;
+        if (sys::unlinkat(d.get(), e->d_name, 0) < 0 && errno != ENOENT) {
+            closedir(dir);
+            return -1;
+        }
+    }
+    closedir(dir);
+    if (sys::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) return -1;
+    return 0;
+}
+
+std::vector<std::string> list_names(const std::string &path) {
+    std::vector<std::string> out;
+    DIR *dir = opendir(path.c_str());
+    if (!dir) return out;
+    while (auto *e = readdir(dir)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") out.push_back(std::move(n));
+    }
+    closedir(dir);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Result<std::string> read_all_at(int dirfd, const char *name, size_t limit) {
+    UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return sys_error(std::string("open ") + name);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error(std::string("read ") + name);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+        if (out.size() > limit) return make_error(std::string(name) + ": too large");
+    }
+    return out;
+}
+
+}  // namespace
+
+FsQueue::FsQueue(std::string spool_dir) : spool_(std::move(spool_dir)) {}
+
+std::string FsQueue::path(Area area, const std::string &id) const {
+    return spool_ + "/" + area_dir(area) + "/" + id;
+}
+
+Result<void> FsQueue::init(const std::string &spool_dir, int owner_uid, int owner_gid,
+                           int drop_gid) {
+    struct Dir {
+        std::string path;
+        mode_t mode;
+        int gid;
+    };
+    const std::vector<Dir> dirs = {
+        {spool_dir, 0755, owner_gid},
+        {spool_dir + "/maildrop", 01770, drop_gid},
+        {spool_dir + "/incoming", 0700, owner_gid},
+        {spool_dir + "/queue", 0700, owner_gid},
+        {spool_dir + "/hold", 0700, owner_gid},
+        {spool_dir + "/corrupt", 0700, owner_gid},
+        {spool_dir + "/purge", 0700, owner_gid},
+    };
+    for (auto &d : dirs) {
+        if (::mkdir(d.path.c_str(), d.mode) < 0 && errno != EEXIST)
+            return sys_error("mkdir " + d.path);
+        struct stat st;
+        if (::lstat(d.path.c_str(), &st) < 0) return sys_error("stat " + d.path);
+        if (!S_ISDIR(st.st_mode)) return make_error(d.path + ": not a directory");
+        if (geteuid() == 0 && (owner_uid >= 0 || d.gid >= 0)) {
+            if (::chown(d.path.c_str(), owner_uid, d.gid) < 0) return sys_error("chown " + d.path);
+        }
+        // Explicit modes: the caller's umask must not decide them.
+        if (::chmod(d.path.c_str(), d.mode) < 0) return sys_error("chmod " + d.path);
+    }
+    return {};
+}
+
+bool FsQueue::exists(const std::string &id) const {
+    if (!is_valid_id(id)) return false;
+    struct stat st;
+    for (Area a : {Area::Queue, Area::Hold, Area::Corrupt})
+        if (::lstat(path(a, id).c_str(), &st) == 0) return true;
+    return false;
+}
+
+Result<void> FsQueue::commit(const Envelope &env, std::string_view message) {
+    if (!is_valid_id(env.id)) return make_error("commit: invalid queue id");
+    UniqueFd incoming = open_dir(spool_ + "/incoming");
+    UniqueFd queue = open_dir(spool_ + "/queue");
+    if (!incoming || !queue) return sys_error("open spool directory " + spool_);
+    const char *id = env.id.c_str();
+    // A leftover from a crashed attempt at this very id is incomplete by
+    // definition (commit is the rename below): start over.
+    if (remove_entry(incoming.get(), id) < 0) return sys_error("clean incoming/" + env.id);
+    if (sys::mkdirat(incoming.get(), id, 0700) < 0) return sys_error("mkdir incoming/" + env.id);
+    UniqueFd entry(open_subdir(incoming.get(), id));
+    if (!entry) return sys_error("open incoming/" + env.id);
+    if (auto r = write_new_file(entry.get(), "message", message); !r) return r;
+    if (auto r = write_new_file(entry.get(), "envelope", serialize(env)); !r) return r;
+    if (sys::fsync_dir(entry.get()) < 0) return sys_error("fsync incoming/" + env.id);
+    if (sys::fsync_dir(incoming.get()) < 0) return sys_error("fsync incoming");
+    if (sys::renameat(incoming.get(), id, queue.get(), id) < 0)
+        return sys_error("rename into queue/" + env.id);
+    if (sys::fsync_dir(queue.get()) < 0) return sys_error("fsync queue");
+    return {};
+}
+
+std::vector<std::string> FsQueue::list(Area area) const {
+    auto names = list_names(spool_ + "/" + area_dir(area));
+    names.erase(std::remove_if(names.begin(), names.end(),
+                               [](const std::string &n) { return !is_valid_id(n); }),
+                names.end());
+    return names;
+}
+
+Result<Envelope> FsQueue::load(const std::string &id, Area area) const {
+    if (!is_valid_id(id)) return make_error("invalid queue id");
+    UniqueFd entry = open_dir(path(area, id));
+    if (!entry) return sys_error(id);
+    auto text = read_all_at(entry.get(), "envelope", 64u << 20);
+    if (!text) return text.error();
+    auto env = parse_envelope(*text);
+    if (!env) return make_error(id + ": envelope: " + env.error().message);
+    if (env->id != id) return make_error(id + ": envelope names another id");
+    return env;
+}
+
+Result<UniqueFd> FsQueue::open_message(const std::string &id, Area area) const {
+    if (!is_valid_id(id)) return make_error("invalid queue id");
+    UniqueFd entry = open_dir(path(area, id));
+    if (!entry) return sys_error(id);
+    UniqueFd fd(::openat(entry.get(), "message", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return sys_error(id + "/message");
+    return fd;
+}
+
+Result<void> FsQueue::update(const Envelope &env, Area area) {
+    if (!is_valid_id(env.id)) return make_error("update: invalid queue id");
+    UniqueFd entry = open_dir(path(area, env.id));
+    if (!entry) return sys_error(env.id);
+    if (sys::unlinkat(entry.get(), "envelope.tmp", 0) < 0 && errno != ENOENT)
+        return sys_error(env.id + "/envelope.tmp");
+    if (auto r = write_new_file(entry.get(), "envelope.tmp", serialize(env)); !r) return r;
+    if (sys::renameat(entry.get(), "envelope.tmp", entry.get(), "envelope") < 0)
+        return sys_error("rename " + env.id + "/envelope");
+    if (sys::fsync_dir(entry.get()) < 0) return sys_error("fsync " + env.id);
+    return {};
+}
+
+Result<void> FsQueue::remove(const std::string &id, Area area) {
+    if (!is_valid_id(id)) return make_error("remove: invalid queue id");
+    UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
+    UniqueFd purge = open_dir(spool_ + "/purge");
+    if (!from || !purge) return sys_error("open spool directory " + spool_);
+    if (sys::renameat(from.get(), id.c_str(), purge.get(), id.c_str()) < 0)
+        return sys_error("rename " + id + " into purge");
+    if (sys::fsync_dir(from.get()) < 0) return sys_error("fsync " + std::string(area_dir(area)));
+    // From here the deletion is decided; recover() finishes it after a crash.
+    if (remove_entry(purge.get(), id.c_str()) < 0) return sys_error("remove purge/" + id);
+    return {};
+}
+
+Result<void> FsQueue::move(const std::string &id, Area from_area, Area to_area) {
+    if (!is_valid_id(id)) return make_error("move: invalid queue id");
+    UniqueFd from = open_dir(spool_ + "/" + area_dir(from_area));
+    UniqueFd to = open_dir(spool_ + "/" + area_dir(to_area));
+    if (!from || !to) return sys_error("open spool directory " + spool_);
+    struct stat st;
+    if (::fstatat(to.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return make_error(id + ": already in " + area_dir(to_area), EEXIST);
+    if (sys::renameat(from.get(), id.c_str(), to.get(), id.c_str()) < 0)
+        return sys_error("move " + id + " to " + area_dir(to_area));
+    if (sys::fsync_dir(to.get()) < 0) return sys_error("fsync " + std::string(area_dir(to_area)));
+    if (sys::fsync_dir(from.get()) < 0)
+        return sys_error("fsync " + std::string(area_dir(from_area)));
+    return {};
+}
+
+RecoveryReport FsQueue::recover() {
+    RecoveryReport rep;
+    // Row "crash before the commit rename": incoming/ holds only entries that
+    // were never committed; their maildrop files still exist.
+    if (UniqueFd incoming = open_dir(spool_ + "/incoming")) {
+        for (auto &n : list_names(spool_ + "/incoming"))
+            if (remove_entry(incoming.get(), n.c_str()) == 0) ++rep.incoming_removed;
+    }
+    // Row "crash during remove": the rename into purge/ was the decision.
+    if (UniqueFd purge = open_dir(spool_ + "/purge")) {
+        for (auto &n : list_names(spool_ + "/purge"))
+            if (remove_entry(purge.get(), n.c_str()) == 0) ++rep.purge_finished;
+    }
+    // Rows "crash during update" and "entry damaged": a stale envelope.tmp
+    // is dropped (the old envelope is intact); an entry without a readable
+    // envelope and message is quarantined, never delivered.
+    for (Area area : {Area::Queue, Area::Hold}) {
+        for (auto &id : list(area)) {
+            UniqueFd entry = open_dir(path(area, id));
+            if (!entry) continue;
+            if (sys::unlinkat(entry.get(), "envelope.tmp", 0) == 0) ++rep.tmp_removed;
+            struct stat st;
+            bool has_msg = ::fstatat(entry.get(), "message", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                           S_ISREG(st.st_mode);
+            if (!has_msg || !load(id, area)) {
+                if (move(id, area, Area::Corrupt)) ++rep.moved_corrupt;
+            }
+        }
+    }
+    return rep;
+}
+
+}  // namespace relay::queue
