@@ -16,8 +16,11 @@ Modes and scripts:
     certs          a Certs object (make_certs) and which leaf to serve:
                    cert="good" (localhost, 127.0.0.1, ::1) or "wrong"
                    (wrong.example)
-    users          {"user": "password"}: AUTH PLAIN/LOGIN accepted for
-                   these; anything else gets 535
+    users          {"user": "password"}: AUTH PLAIN/LOGIN/CRAM-MD5 accepted
+                   for these; anything else gets 535
+    mechanisms     the SASL mechanisms offered (default LOGIN, PLAIN; also
+                   CRAM-MD5, XOAUTH2)
+    tokens         {"user": "access token"} for XOAUTH2
     rcpt_replies   {"addr": ["451 4.3.0 Try later", ...]}: the replies to
                    RCPT TO for that address, consumed one per attempt;
                    once used up the address is accepted
@@ -38,6 +41,7 @@ killed, for use from non-Python tests.
 
 import asyncio
 import base64
+import hmac
 import json
 import logging
 import os
@@ -112,8 +116,9 @@ def make_certs(directory):
 
 
 class Message:
-    def __init__(self, conn, mail_from, rcpt_tos, raw, data, tls, auth_user):
+    def __init__(self, conn, mail_from, rcpt_tos, raw, data, tls, auth_user, mail_options=()):
         self.connection = conn
+        self.mail_options = list(mail_options)
         self.mail_from = mail_from
         self.rcpt_tos = list(rcpt_tos)
         self.raw = raw
@@ -211,7 +216,8 @@ class _Session(SMTP):
             self.session.auth_data, LoginPassword) else None
         if not reply or reply.startswith("2"):
             self.peer._record(Message(self.conn_index, self.envelope.mail_from,
-                                      self.envelope.rcpt_tos, bytes(raw), data, tls, user))
+                                      self.envelope.rcpt_tos, bytes(raw), data, tls, user,
+                                      self.envelope.mail_options))
         if not reply:
             reply = "250 2.0.0 Ok: queued as Q%04d" % len(self.peer.messages)
         self._set_post_data_state()
@@ -221,6 +227,35 @@ class _Session(SMTP):
 class _Handler:
     def __init__(self, peer):
         self.peer = peer
+
+    # Extra SASL mechanisms (aiosmtpd finds auth_* methods on the handler;
+    # "__" becomes "-"). Offered only when Peer(mechanisms=...) names them.
+    async def auth_CRAM__MD5(self, server, args):
+        challenge = ("<%d.%d@peer.test>" % (os.getpid(), time.monotonic_ns())).encode()
+        resp = await server.challenge_auth(challenge)
+        if not isinstance(resp, bytes) or b" " not in resp:
+            return AuthResult(success=False)
+        user, digest = resp.split(b" ", 1)
+        pw = (self.peer.users or {}).get(user.decode(errors="replace"))
+        ok = pw is not None and hmac.new(pw.encode(), challenge, "md5").hexdigest() == \
+            digest.decode(errors="replace")
+        return self.peer._auth_result("CRAM-MD5", user.decode(errors="replace"), ok)
+
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except Exception:
+                return AuthResult(success=False)
+        else:
+            blob = await server.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False)
+        fields = dict(f.split("=", 1) for f in blob.decode(errors="replace").split("\x01") if "=" in f)
+        user = fields.get("user", "")
+        token = fields.get("auth", "")
+        ok = token.startswith("Bearer ") and (self.peer.tokens or {}).get(user) == token[7:]
+        return self.peer._auth_result("XOAUTH2", user, ok)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.peer._next("rcpt", address)
@@ -233,7 +268,8 @@ class _Handler:
 class Peer:
     def __init__(self, directory, tls="starttls", certs=None, cert="good", users=None,
                  rcpt_replies=None, mail_replies=None, data_replies=None, hang=None,
-                 host="127.0.0.1", port=0, smtputf8=False, client_ca=None, require_auth=False):
+                 host="127.0.0.1", port=0, smtputf8=False, client_ca=None, require_auth=False,
+                 mechanisms=("LOGIN", "PLAIN"), tokens=None):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.tls_mode = tls
@@ -246,6 +282,8 @@ class Peer:
         self.smtputf8 = smtputf8
         self.client_ca = client_ca
         self.require_auth = require_auth
+        self.mechanisms = set(mechanisms)
+        self.tokens = tokens
         self.scripts = {"rcpt": {k.lower(): list(v) for k, v in (rcpt_replies or {}).items()},
                         "mail": list(mail_replies or []), "data": list(data_replies or [])}
         self.lock = threading.Lock()
@@ -276,6 +314,12 @@ class Peer:
                                     "raw": base64.b64encode(msg.raw).decode(),
                                     "data": base64.b64encode(msg.data).decode()}) + "\n")
 
+    def _auth_result(self, mechanism, user, ok):
+        with self.lock:
+            self.auth_attempts.append((mechanism, user, ok))
+        data = LoginPassword(user.encode(), b"") if ok else None
+        return AuthResult(success=ok, handled=False, auth_data=data)
+
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = False
         if isinstance(auth_data, LoginPassword) and self.users is not None:
@@ -300,7 +344,9 @@ class Peer:
         ctx = self._context()
         kw = dict(hostname="peer.test", authenticator=self._authenticate,
                   auth_require_tls=self.tls_mode != "none", enable_SMTPUTF8=self.smtputf8,
-                  auth_required=self.require_auth, timeout=60, loop=self._loop)
+                  auth_required=self.require_auth, timeout=60, loop=self._loop,
+                  auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2")
+                                          if m not in self.mechanisms])
         if self.tls_mode == "starttls" and ctx:
             kw["tls_context"] = ctx
         return _Session(self, **kw)

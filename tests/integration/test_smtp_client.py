@@ -394,6 +394,64 @@ class TestDelivery(Base):
         self.assertEqual(out[0]["relay"], "::1[::1]:%d" % p.port)
 
 
+class TestMechanisms(Base):
+    def test_cram_md5_preferred_when_offered(self):
+        p = self.peer(mechanisms=["CRAM-MD5", "PLAIN", "LOGIN"])
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["b@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "sent", out)
+        self.assertEqual(p.auth_attempts, [("CRAM-MD5", "user@example.org", True)])
+
+    def test_auth_mechanisms_restrict_the_choice(self):
+        p = self.peer(mechanisms=["CRAM-MD5", "PLAIN", "LOGIN"])
+        cfg = self.config("[127.0.0.1]:%d" % p.port, {"auth_mechanisms": ["plain"]})
+        rc, out = self.run_probe(cfg, ["b@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "sent", out)
+        self.assertEqual(p.auth_attempts, [("PLAIN", "user@example.org", True)])
+
+    def test_no_common_mechanism_defers(self):
+        p = self.peer(mechanisms=["LOGIN"])
+        cfg = self.config("[127.0.0.1]:%d" % p.port, {"auth_mechanisms": ["CRAM-MD5"]})
+        rc, out = self.run_probe(cfg, ["b@example.net"])
+        self.assertEqual(rc, 78)
+        self.assertEqual(out[0]["rcpts"][0]["status"], "deferred")
+        self.assertIn("SASL authentication failed", out[0]["rcpts"][0]["reply"])
+        self.assertEqual(p.messages, [])
+
+    def test_unknown_mechanism_is_a_config_error(self):
+        p = self.peer()
+        cfg = self.config("[127.0.0.1]:%d" % p.port, {"auth_mechanisms": ["ROT13"]})
+        rc, out = self.run_probe(cfg, ["b@example.net"])
+        self.assertEqual(rc, 78)
+        self.assertIn("unknown mechanism", out[0]["rcpts"][0]["reply"])
+
+    def test_xoauth2_token_command(self):
+        p = self.peer(mechanisms=["XOAUTH2"], tokens={"user@example.org": "ya29.token-123"})
+        cfg = self.config("[127.0.0.1]:%d" % p.port, {"password_file": None,
+                                                      "oauth2_token_command": "echo ya29.token-123"})
+        args = [probe_path(), "-c", cfg, "-f", "a@example.org", "-t", "b@example.net",
+                "-m", self.msg, "-v"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(p.auth_attempts, [("XOAUTH2", "user@example.org", True)])
+        self.assertNotIn("ya29", r.stderr)
+        self.assertEqual(len(p.messages), 1)
+
+    def test_smtputf8_added_by_curl_when_offered(self):
+        p = self.peer(smtputf8=True)
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["jörg@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "sent", out)
+        self.assertEqual(p.messages[0].rcpt_tos, ["jörg@example.net"])
+        self.assertIn("SMTPUTF8", p.messages[0].mail_options)
+        # ESMTP parameters relay cannot send through libcurl 7.88 (see client.hpp).
+        self.assertFalse(any(o.startswith("BODY=") for o in p.messages[0].mail_options))
+
+    def test_ascii_message_does_not_claim_smtputf8(self):
+        p = self.peer(smtputf8=True)
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["b@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "sent", out)
+        self.assertNotIn("SMTPUTF8", p.messages[0].mail_options)
+
+
 class TestCredentials(Base):
     def test_group_readable_password_file_refused(self):
         p = self.peer()
