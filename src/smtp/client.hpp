@@ -1,0 +1,103 @@
+// client.hpp - delivers messages to the smarthost over one reused connection.
+//
+// A Client owns one libcurl easy handle. libcurl keeps the SMTP connection
+// open between transfers to the same URL, so consecutive send() calls go
+// over one connection (one TCP and TLS handshake, one AUTH) until
+// max_messages_per_connection messages have used it; then it is closed
+// and the next send() opens a fresh one. TCP_NODELAY is on: the body is
+// streamed from the queue file in 64 KiB writes, never line by line.
+//
+// What a send() does: MAIL FROM, one RCPT TO per recipient (a refused
+// recipient does not stop the others: MAIL_RCPT_ALLLOWFAILS), DATA, the
+// body from Job::message_fd (see message_reader.hpp: CRLF only, lines of
+// at most 998 octets; curl dot-stuffs), and the final dot. The server's
+// replies are matched to the commands (transcript.hpp) and every outcome is
+// decided by policy.hpp's decide(): this file observes, it never decides.
+//
+// Relays are tried in configuration order. A failure before the mail
+// transaction starts (connect, greeting, TLS, EHLO, AUTH) moves on to the
+// next relay for the same message; any failure with connection scope
+// marks the relay unusable for the rest of this Client's life, so a dead
+// or hung smarthost costs one timeout per run, not one per message.
+//
+// TLS: "starttls" requires STARTTLS (CURLUSESSL_ALL): a server that does
+// not offer it is a deferral, never a plaintext fallback. "smtps" is
+// implicit TLS. Certificates and host names are verified unless
+// tls_verify = false; ca_file, ca_path, tls_pin_sha256, client_cert,
+// client_key and tls_min_version map to the corresponding curl options.
+// tls = "none" with credentials is refused unless allow_plaintext_auth.
+//
+// Limits of libcurl 7.88 (documented, not worked around): MAIL FROM and
+// RCPT TO cannot carry ESMTP parameters, so BODY=8BITMIME, SIZE= and the
+// DSN parameters (RET, ENVID, NOTIFY, ORCPT) are not sent; an 8-bit body
+// goes out as it is (RFC 6152 servers accept it; relay's own DSNs cover
+// delivery status). curl adds SMTPUTF8 to MAIL FROM by itself when an
+// address is not ASCII and the server offers SMTPUTF8, and converts IDN
+// domains to A-labels.
+//
+// Timeouts: connect_timeout for the TCP connect; command_timeout for every
+// server reply (greeting, EHLO, ... and also the reply after the final
+// dot: curl has one response timeout); data_timeout for a stalled body
+// upload (no progress at all for that long).
+//
+// Errors: send() never throws for delivery problems; they come back as
+// outcomes. Setup problems (libcurl missing, a bad relayhost, unreadable
+// credentials, plaintext AUTH not allowed) are reported as every
+// recipient Deferred with config_failure set and the reason.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "smtp/policy.hpp"
+
+namespace relay::smtp {
+
+struct Job {
+    std::string id;                       // queue id, for -v logging only
+    std::string sender;                   // "" = null sender <>
+    std::vector<std::string> recipients;
+    int message_fd = -1;                  // read with pread from offset 0; not owned
+    uint64_t size = 0;
+    bool eight_bit = false;
+    std::string ret, envid;               // DSN (not transmitted: see the header)
+    std::vector<std::string> notify;
+};
+
+struct RecipientOutcome {
+    Outcome outcome = Outcome::Deferred;
+    std::string reply;  // "250 2.0.0 Ok: queued as X" or the failure, Postfix style
+};
+
+struct Delivery {
+    std::vector<RecipientOutcome> rcpts;  // one per Job::recipients, same order
+    std::string relay = "none";           // "host[ip]:port" once connected
+    std::string reply;                    // final reply or the message-level reason
+    bool config_failure = false;          // AUTH/TLS/setup problem: the run should fail
+    bool folded = false;                  // a line over 998 octets had to be broken
+};
+
+class Client {
+public:
+    explicit Client(const config::Config &cfg);
+    ~Client();
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+
+    Delivery send(const Job &job);
+
+    // Closes the connection (QUIT). send() after close() reconnects.
+    void close();
+
+    unsigned connections_opened() const;
+    unsigned messages_sent() const;  // transfers attempted
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace relay::smtp
