@@ -164,8 +164,4 @@ int run_smtp_stdio(const Context &ctx, const Options &) {
     return smtp_stdio_session(ctx.cfg, ctx.config_path, 0, 1);
 }
 
-int run_mailx(const std::string &name, const std::vector<std::string> &) {
-    throw Fatal(Exit::Usage, name + ": the mail front end is not available yet");
-}
-
 }  // namespace relay::cli

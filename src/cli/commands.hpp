@@ -25,6 +25,5 @@ int run_relay_command(const std::vector<std::string> &args);
 int run_newaliases(const Context &ctx);
 int run_verify(const Context &ctx, const Options &opt);
 int run_smtp_stdio(const Context &ctx, const Options &opt);
-int run_mailx(const std::string &name, const std::vector<std::string> &args);
 
 }  // namespace relay::cli

@@ -11,6 +11,7 @@
 #include "cli/context.hpp"
 #include "cli/flush_cmd.hpp"
 #include "cli/mailq.hpp"
+#include "cli/mailx.hpp"
 #include "cli/process.hpp"
 #include "cli/sendmail_args.hpp"
 #include "cli/submit.hpp"
@@ -107,6 +108,12 @@ int dispatch(int argc, char **argv) {
             if ((args[i] == "-C" || args[i] == "--config") && i + 1 < args.size()) i += 2;
             else if (args[i].rfind("--config=", 0) == 0 || (args[i].rfind("-C", 0) == 0 && args[i].size() > 2)) ++i;
             else break;
+        }
+        if (i < args.size() && args[i] == "mail") {
+            std::vector<std::string> rest;
+            for (size_t k = 0; k < args.size(); ++k)
+                if (k != i) rest.push_back(args[k]);
+            return run_mailx("relay mail", rest);
         }
         if (i < args.size() && is_relay_command(args[i])) {
             if (identity().setgid && args[i] != "mail")
