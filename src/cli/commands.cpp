@@ -10,6 +10,10 @@
 #include "cli/smtp_stdio.hpp"
 #include "log/log.hpp"
 #include "rewrite/pipeline.hpp"
+#include "rewrite/table.hpp"
+#include "rewrite/tools.hpp"
+#include "cli/explain.hpp"
+#include <unistd.h>
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -17,7 +21,8 @@ namespace relay::cli {
 namespace {
 
 const std::vector<std::string> &command_words() {
-    static const std::vector<std::string> words{"mailq", "queue", "check"};
+    static const std::vector<std::string> words{"mailq", "queue", "check", "postmap",
+                                                "postalias", "address-test", "explain"};
     return words;
 }
 
@@ -47,6 +52,30 @@ int run_relay_command(const std::vector<std::string> &args) {
 
     auto *check = app.add_subcommand("check", "check the configuration, tables and the queue");
 
+    auto *postmap = app.add_subcommand("postmap", "query a lookup table as postmap -q does");
+    auto *postalias = app.add_subcommand("postalias", "query an aliases file as postalias -q does");
+    std::string query;
+    std::vector<std::string> table_args;
+    for (auto *sub : {postmap, postalias}) {
+        sub->add_option("-q", query, "KEY to look up, or - to read keys from standard input")
+            ->required();
+        sub->add_option("table", table_args, "TYPE:NAME")->required()->expected(1);
+    }
+
+    auto *atest = app.add_subcommand("address-test", "show each rewriting step for an address");
+    bool as_sender = false, as_recipient = false;
+    std::string address;
+    atest->add_flag("--sender", as_sender, "rewrite as an envelope sender");
+    atest->add_flag("--recipient", as_recipient, "rewrite as an envelope recipient (default)");
+    atest->add_option("address", address, "the address")->required();
+
+    auto *explain = app.add_subcommand("explain",
+                                       "show what pickup makes of a message, without queueing it");
+    std::vector<std::string> explain_args;
+    explain->add_option("args", explain_args, "sendmail flags and recipients");
+    explain->allow_extras();
+    explain->prefix_command();
+
     std::vector<std::string> rev(args.rbegin(), args.rend());
     try {
         app.parse(rev);
@@ -60,7 +89,23 @@ int run_relay_command(const std::vector<std::string> &args) {
         // CLI11's exit codes are not sysexits(3).
         throw Fatal(Exit::Usage, std::string(e.what()) + " (see relay --help)");
     }
+    if (*postmap || *postalias) {
+        std::vector<std::string> keys{query};
+        return (*postmap ? rewrite::postmap_query : rewrite::postalias_query)(
+            keys, table_args.at(0), std::cin, std::cout, std::cerr);
+    }
     Context ctx = load_context(config_path);
+    if (*atest) {
+        return rewrite::address_test(ctx.cfg, address,
+                                     as_sender ? rewrite::AddressRole::Sender
+                                               : rewrite::AddressRole::Recipient,
+                                     std::cout, std::cerr);
+    }
+    if (*explain) {
+        auto extras = explain->remaining();
+        explain_args.insert(explain_args.end(), extras.begin(), extras.end());
+        return run_explain(ctx, explain_args);
+    }
     if (*mailq) {
         list_queue(ctx.cfg, std::cout, json);
         return 0;
@@ -71,42 +116,48 @@ int run_relay_command(const std::vector<std::string> &args) {
                   << ": ok\n";
         if (ctx.cfg.smtp.relayhost.empty())
             std::cout << "warning: no relayhost: mail will stay in the queue\n";
-        return queue_admin(ctx.cfg, "check", {}, std::cout);
+        int tables = rewrite::check_tables(ctx.cfg, std::cout);
+        std::cout << "tables: " << (tables == 0 ? "ok" : tables == 1 ? "warnings" : "errors") << "\n";
+        int q = 0;
+        if (::access(ctx.cfg.queue.directory.c_str(), F_OK) == 0)
+            q = queue_admin(ctx.cfg, "check", {}, std::cout);
+        else
+            std::cout << "spool " << ctx.cfg.queue.directory << ": missing (relay --init-spool)\n";
+        return tables == 2 ? to_sysexit(Exit::Config) : q;
     }
     return to_sysexit(Exit::Usage);
 }
 
 int run_newaliases(const Context &ctx) {
-    // Aliases are read directly from their source file at pickup: there is
-    // no database to build. newaliases only checks that the files are there.
+    // Aliases are read from their source file at pickup: there is no
+    // database to build. newaliases checks each file and reports problems.
     int status = 0;
     for (auto &spec : ctx.cfg.rewrite.alias_maps) {
-        auto colon = spec.find(':');
-        std::string path = colon == std::string::npos ? spec : spec.substr(colon + 1);
-        std::ifstream in(path);
-        if (!in) {
-            log::warning(path + ": cannot open; no aliases");
+        auto table = rewrite::open_table(spec, rewrite::TableFormat::Aliases);
+        if (!table) {
+            // A missing /etc/aliases is normal on a null client.
+            log::warning(spec + ": " + table.error().message);
             continue;
         }
-        size_t n = 0;
-        std::string line;
-        while (std::getline(in, line)) {
-            auto t = util::trim(line);
-            if (!t.empty() && t[0] != '#' && line[0] != ' ' && line[0] != '\t') ++n;
-        }
-        log::info(path + ": " + std::to_string(n) + " aliases");
+        for (auto &w : (*table)->warnings()) log::warning(w);
+        if (!(*table)->warnings().empty()) status = to_sysexit(Exit::DataErr);
     }
     return status;
 }
 
 int run_verify(const Context &ctx, const Options &opt) {
     if (opt.recipients.empty()) throw Fatal(Exit::Usage, "-bv: no addresses given");
-    rewrite::Pipeline rw(ctx.cfg);
-    std::string relay = ctx.cfg.smtp.relayhost.empty() ? "(no relayhost)" : ctx.cfg.smtp.relayhost[0];
-    for (auto &r : opt.recipients)
-        for (auto &a : rw.recipient(r))
-            std::cout << r << "... deliverable: relay " << relay << ", recipient <" << a << ">\n";
-    return 0;
+    int status = 0;
+    for (auto &r : opt.recipients) {
+        std::cout << r << ":\n";
+        int s = rewrite::address_test(ctx.cfg, r, rewrite::AddressRole::Recipient, std::cout,
+                                      std::cerr);
+        if (s) status = to_sysexit(Exit::Config);
+    }
+    std::string relay = ctx.cfg.smtp.relayhost.empty() ? "(no relayhost: mail stays queued)"
+                                                       : ctx.cfg.smtp.relayhost[0];
+    std::cout << "relayhost: " << relay << "\n";
+    return status;
 }
 
 int run_smtp_stdio(const Context &ctx, const Options &) {

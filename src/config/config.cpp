@@ -182,7 +182,16 @@ std::vector<Key> rewrite_keys(Config &c) {
         LIST(c.rewrite, alias_maps),
         LIST(c.rewrite, smtp_generic_maps),
         STR(c.rewrite, force_from),
-        STR(c.rewrite, local_domains),
+        LIST(c.rewrite, local_domains),
+        LIST(c.rewrite, propagate_unmatched_extensions),
+        Key{"virtual_alias_recursion_limit",
+            [&c](const toml::node &n) {
+                return set_unsigned(n, c.rewrite.virtual_alias_recursion_limit, 1, 100000);
+            }},
+        Key{"virtual_alias_expansion_limit",
+            [&c](const toml::node &n) {
+                return set_unsigned(n, c.rewrite.virtual_alias_expansion_limit, 1, 100000);
+            }},
     };
 }
 

@@ -61,8 +61,14 @@ struct RewriteConfig {
     std::vector<std::string> virtual_alias_maps;
     std::vector<std::string> alias_maps{"hash:/etc/aliases"};
     std::vector<std::string> smtp_generic_maps;
-    std::string force_from;                // empty = off
-    std::string local_domains;             // domains treated as local ($myhostname, localhost...)
+    std::string force_from;                // empty = off; envelope sender and From: become this
+    // Domains treated as local besides $myhostname, localhost and
+    // localhost.$mydomain (Postfix's mydestination): aliases apply to them,
+    // and canonical/virtual "user" keys match them.
+    std::vector<std::string> local_domains;
+    std::vector<std::string> propagate_unmatched_extensions{"canonical", "virtual"};
+    unsigned virtual_alias_recursion_limit = 1000;
+    unsigned virtual_alias_expansion_limit = 1000;
 };
 
 struct SmtpConfig {

@@ -142,14 +142,18 @@ std::string HeaderField::value() const {
 }
 
 Message Message::parse(std::string_view text) {
-    Message m;
-    m.had_separator_ = false;
-    size_t pos = 0;
     // An mbox "From " line at the very top is not part of the message.
     if (text.substr(0, 5) == "From ") {
         size_t nl = text.find('\n');
-        pos = nl == std::string_view::npos ? text.size() : nl + 1;
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     }
+    return parse_entity(text);
+}
+
+Message Message::parse_entity(std::string_view text) {
+    Message m;
+    m.had_separator_ = false;
+    size_t pos = 0;
     while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
         size_t next = nl == std::string_view::npos ? text.size() : nl + 1;

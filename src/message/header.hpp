@@ -40,6 +40,9 @@ public:
     // Parses TEXT (the whole message). Never fails: anything that is not a
     // header goes to the body.
     static Message parse(std::string_view text);
+    // The same for a MIME body part (RFC 2045 entity): no "From " line
+    // handling, since a part's first line is never an mbox separator.
+    static Message parse_entity(std::string_view text);
 
     std::vector<HeaderField> &headers() { return headers_; }
     const std::vector<HeaderField> &headers() const { return headers_; }

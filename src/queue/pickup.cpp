@@ -12,6 +12,7 @@
 
 #include "log/log.hpp"
 #include "message/address.hpp"
+#include "message/smtp_safe.hpp"
 #include "queue/id.hpp"
 #include "rewrite/pipeline.hpp"
 #include "util/error.hpp"
@@ -171,7 +172,27 @@ Result<Prepared> prepare(const config::Config &cfg, const rewrite::Pipeline &rw,
             env.rcpts.push_back(std::move(r));
         }
     }
-    rw.headers(msg);
+    rw.headers(msg, qualified_sender);
+
+    // Last: what goes into the queue can go out over SMTP as it is.
+    auto safe = message::make_smtp_safe(msg);
+    if (safe.nul_removed)
+        p.warnings.push_back("removed " + std::to_string(safe.nul_removed) + " NUL byte(s)");
+    if (safe.bare_cr_fixed)
+        p.warnings.push_back("replaced " + std::to_string(safe.bare_cr_fixed) + " bare CR(s)");
+    if (safe.reencoded)
+        p.warnings.push_back(std::to_string(safe.long_lines) +
+                             " line(s) over 998 octets: body re-encoded as quoted-printable");
+    else if (safe.long_lines)
+        p.warnings.push_back(std::to_string(safe.long_lines) + " line(s) over 998 octets folded");
+    if (env.body.empty() && safe.eight_bit_body) env.body = "8BITMIME";
+    auto eight_bit = [](const std::string &a) {
+        for (unsigned char c : a)
+            if (c >= 0x80) return true;
+        return false;
+    };
+    env.smtputf8 = eight_bit(env.sender);
+    for (auto &r : env.rcpts) env.smtputf8 = env.smtputf8 || eight_bit(r.address);
     return p;
 }
 
