@@ -217,6 +217,8 @@ std::vector<Key> smtp_keys(Config &c) {
         STR(c.smtp, oauth2_client_id),
         STR(c.smtp, oauth2_client_secret_file),
         STR(c.smtp, oauth2_refresh_token_file),
+        STR(c.smtp, oauth2_ca_file),
+        STR(c.smtp, oauth2_scope),
         STR(c.smtp, sender_dependent_relayhost_maps),
         DUR(c.smtp, connect_timeout),
         DUR(c.smtp, command_timeout),

@@ -92,6 +92,8 @@ struct SmtpConfig {
     std::string oauth2_client_id;
     std::string oauth2_client_secret_file;
     std::string oauth2_refresh_token_file;
+    std::string oauth2_ca_file;            // CA bundle for the token endpoint; default: system
+    std::string oauth2_scope;              // optional "scope" for the token request
     std::string sender_dependent_relayhost_maps;
     Seconds connect_timeout{30};
     Seconds command_timeout{300};

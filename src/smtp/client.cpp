@@ -6,6 +6,7 @@
 #include "smtp/credentials.hpp"
 #include "smtp/curl_api.hpp"
 #include "smtp/message_reader.hpp"
+#include "smtp/oauth2.hpp"
 #include "smtp/reason.hpp"
 #include "smtp/relayhost.hpp"
 #include "smtp/transcript.hpp"
@@ -52,6 +53,7 @@ size_t on_write(char *, size_t size, size_t nmemb, void *) { return size * nmemb
 }  // namespace
 
 struct Client::Impl {
+    config::Config full;
     config::SmtpConfig cfg;
     std::string helo_name;
     std::vector<RelayState> relays;
@@ -97,6 +99,14 @@ Result<void> Client::Impl::configure(int index) {
         auto c = load_credentials(cfg, rs.relay);
         if (!c) return c.error();
         rs.creds = std::move(*c);
+        if (rs.creds.bearer.empty() && !cfg.oauth2_token_endpoint.empty()) {
+            if (cfg.username.empty() && rs.creds.username.empty())
+                return make_error("[smtp] oauth2_token_endpoint needs username");
+            if (rs.creds.username.empty()) rs.creds.username = cfg.username;
+            auto t = oauth2_access_token(full);
+            if (!t) return t.error();
+            rs.creds.bearer = std::move(*t);
+        }
         rs.creds_loaded = true;
     }
     if (cfg.tls == config::TlsMode::None && rs.creds.wanted() && !cfg.allow_plaintext_auth)
@@ -271,6 +281,8 @@ void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<siz
     reason = describe_failure(f);
     config_failure = dec.config_failure;
     if (dec.config_failure) d.config_failure = true;
+    // A refused access token may have been revoked early: ask for a new one next time.
+    if (forced == Phase::Auth && !cfg.oauth2_token_endpoint.empty()) oauth2_forget_token(full);
     if (dec.scope == Scope::Connection) {
         rs.dead = true;
         rs.dead_config = dec.config_failure;
@@ -356,6 +368,7 @@ Delivery Client::Impl::send(const Job &job) {
 
 Client::Client(const config::Config &cfg) : impl_(std::make_unique<Impl>()) {
     Impl &m = *impl_;
+    m.full = cfg;
     m.cfg = cfg.smtp;
     m.helo_name = cfg.smtp.helo_name.empty() ? cfg.myhostname : cfg.smtp.helo_name;
     if (m.helo_name.empty()) m.helo_name = "localhost";

@@ -27,13 +27,16 @@
 // client_key and tls_min_version map to the corresponding curl options.
 // tls = "none" with credentials is refused unless allow_plaintext_auth.
 //
-// Limits of libcurl 7.88 (documented, not worked around): MAIL FROM and
-// RCPT TO cannot carry ESMTP parameters, so BODY=8BITMIME, SIZE= and the
-// DSN parameters (RET, ENVID, NOTIFY, ORCPT) are not sent; an 8-bit body
-// goes out as it is (RFC 6152 servers accept it; relay's own DSNs cover
-// delivery status). curl adds SMTPUTF8 to MAIL FROM by itself when an
-// address is not ASCII and the server offers SMTPUTF8, and converts IDN
-// domains to A-labels.
+// Limits of libcurl 7.88 (verified against it, documented, not worked
+// around): curl wraps CURLOPT_MAIL_FROM/MAIL_RCPT in <> itself, so
+// "<a@b> BODY=8BITMIME" becomes "<a@b> BODY=8BITMIME>" and is refused;
+// hence BODY=8BITMIME and the DSN parameters (RET, ENVID, NOTIFY, ORCPT)
+// are not sent. An 8-bit body goes out as it is (submission servers accept
+// it; relay's own DSNs cover delivery status). SIZE= is not declared
+// either: curl would treat INFILESIZE as the exact byte count to upload,
+// which CRLF conversion and dot-stuffing change. curl adds SMTPUTF8 to
+// MAIL FROM by itself when an address is not ASCII and the server offers
+// SMTPUTF8, and converts IDN domains to A-labels.
 //
 // Timeouts: connect_timeout for the TCP connect; command_timeout for every
 // server reply (greeting, EHLO, ... and also the reply after the final
