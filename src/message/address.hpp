@@ -54,7 +54,8 @@ bool split_address(std::string_view text, Address &out);
 // [begin, end) of that addr-spec inside the parsed text.
 struct AddressRef {
     std::string address;    // the addr-spec, comments and whitespace removed
-    std::string display;    // display name (or comment name: "root (Cron Daemon)"), unquoted
+    std::string display;    // display name (or comment name: "root (Cron Daemon)"), unquoted;
+                            // encoded-words are left as written (rfc2047.hpp decodes them)
     size_t begin = 0;
     size_t end = 0;
 };

@@ -12,7 +12,7 @@ namespace relay::message {
 namespace {
 
 constexpr size_t kMaxWord = 75;      // RFC 2047 section 2
-constexpr size_t kMaxScan = 1000;    // how far a decoder looks for "?=" (bounds the work)
+constexpr size_t kMaxScan = 256;     // how far a decoder looks for "?=" (bounds the work)
 const char kHex[] = "0123456789ABCDEF";
 
 bool q_literal(unsigned char c) {
@@ -105,18 +105,20 @@ std::string q_decode(std::string_view s) {
 
 // Tries to read an encoded-word at S[I] ("=?cs?E?text?="). On success sets
 // LEN to its length and OUT to the decoded text.
-bool read_word(std::string_view s, size_t i, size_t &len, std::string &out) {
-    if (s.substr(i, 2) != "=?") return false;
-    size_t limit = std::min(s.size(), i + kMaxScan);
-    size_t q1 = s.find('?', i + 2);
-    if (q1 == std::string_view::npos || q1 >= limit || q1 == i + 2) return false;
-    if (q1 + 2 >= limit || s[q1 + 2] != '?') return false;
+bool read_word(std::string_view whole, size_t i, size_t &len, std::string &out) {
+    // Only a bounded window is searched, so that text full of "=?" costs
+    // linear time.
+    std::string_view s = whole.substr(i, kMaxScan);
+    if (s.substr(0, 2) != "=?") return false;
+    size_t q1 = s.find('?', 2);
+    if (q1 == std::string_view::npos || q1 == 2) return false;
+    if (q1 + 2 >= s.size() || s[q1 + 2] != '?') return false;
     char enc = s[q1 + 1];
     if (enc != 'Q' && enc != 'q' && enc != 'B' && enc != 'b') return false;
     size_t text_begin = q1 + 3;
     size_t end = s.find("?=", text_begin);
-    if (end == std::string_view::npos || end + 2 > limit) return false;
-    std::string_view charset = s.substr(i + 2, q1 - i - 2);
+    if (end == std::string_view::npos) return false;
+    std::string_view charset = s.substr(2, q1 - 2);
     std::string_view text = s.substr(text_begin, end - text_begin);
     for (char c : charset)
         if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return false;
@@ -129,7 +131,7 @@ bool read_word(std::string_view s, size_t i, size_t &len, std::string &out) {
         out = latin1_to_utf8(raw);
     else
         out = std::move(raw);
-    len = end + 2 - i;
+    len = end + 2;
     return true;
 }
 

@@ -61,33 +61,37 @@ std::string hard_fold(std::string_view text) {
 }
 
 // Folds one physical header line longer than the limit. MIN_POS: a fold
-// must come after it (the "Name:" of a first line stays whole).
+// must come after it (the "Name:" of a first line stays whole). LEAD is
+// the inserted space already written at the start of the current output
+// line after a hard split; the rest of LINE is never copied or erased, so
+// the work stays linear in its length.
 std::string fold_header_line(std::string_view line, size_t min_pos) {
     std::string out;
-    std::string cur(line);
-    while (cur.size() > kLimit) {
+    out.reserve(line.size() + line.size() / 900 * 2 + 2);
+    size_t pos = 0;
+    size_t lead = 0;
+    auto at = [&](size_t j) { return j < lead ? ' ' : line[pos + j - lead]; };
+    while (lead + (line.size() - pos) > kLimit) {
         size_t first_text = 0;
-        while (first_text < cur.size() && is_wsp(cur[first_text])) ++first_text;
+        while (first_text <= kLimit && is_wsp(at(first_text))) ++first_text;
         size_t lo = std::max(min_pos, first_text);
         size_t k = kLimit;
-        bool found = false;
-        for (; k > lo; --k)
-            if (is_wsp(cur[k])) {
-                found = true;
-                break;
-            }
-        if (found) {
-            out.append(cur, 0, k);
+        while (k > lo && !is_wsp(at(k))) --k;
+        if (k > lo) {
+            // fold before the white space at K: the rest is a continuation
+            out.append(line.substr(pos, k - lead));
+            pos += k - lead;
             out += '\n';
-            cur.erase(0, k);  // starts with the white space: a continuation
+            lead = 0;
         } else {
-            out.append(cur, 0, kLimit);
-            out += '\n';
-            cur = " " + cur.substr(kLimit);
+            out.append(line.substr(pos, kLimit - lead));
+            pos += kLimit - lead;
+            out += "\n ";
+            lead = 1;
         }
         min_pos = 0;
     }
-    out += cur;
+    out.append(line.substr(pos));
     return out;
 }
 
@@ -134,8 +138,9 @@ void clean_header(HeaderField &h, SafetyReport &r) {
                 i = j - 1;  // CR(s) before LF: a line end
                 continue;
             }
-            ++r.bare_cr_fixed;
-            out += ' ';
+            r.bare_cr_fixed += j - i;  // a whole run at once: linear work
+            out.append(j - i, ' ');
+            i = j - 1;
             continue;
         }
         out += c;
@@ -161,8 +166,9 @@ void clean_body(std::string &body, SafetyReport &r) {
                 i = j - 1;
                 continue;
             }
-            ++r.bare_cr_fixed;
-            out += '\n';
+            r.bare_cr_fixed += j - i;
+            out.append(j - i, '\n');
+            i = j - 1;
             continue;
         }
         out += c;

@@ -135,3 +135,12 @@ TEST(Rfc2047, RandomRoundTrip) {
         (void)decode_header_text(t);
     }
 }
+
+TEST(Rfc2047, HostileInputStaysLinear) {
+    std::string t;
+    for (int i = 0; i < 300000; ++i) t += "=?a?Q?x";
+    EXPECT_EQ(decode_header_text(t), t);
+    std::string u;
+    for (int i = 0; i < 100000; ++i) u += "=?utf-8?Q?=C3=A9?= ";
+    EXPECT_EQ(decode_header_text(u).size(), 200000u + 1);
+}

@@ -262,3 +262,27 @@ TEST(SmtpSafe, RandomMessagesStayTotal) {
         ASSERT_EQ(s.find('\r'), std::string::npos);
     }
 }
+
+// Hostile shapes that would take quadratic time in a naive implementation
+// finish quickly (ctest's timeout catches a regression).
+TEST(SmtpSafe, HostileInputsStayLinear) {
+    std::string crs(2000000, '\r');
+    auto m = Message::parse("X: a" + crs + "b\n\nx" + crs + "y\n");
+    auto r = make_smtp_safe(m);
+    EXPECT_EQ(r.bare_cr_fixed, 4000000u);
+    expect_transmittable(m);
+
+    std::string word(3000000, 'w');
+    m = Message::parse("X-Long: " + word + "\n\n");
+    make_smtp_safe(m);
+    expect_transmittable(m);
+    std::string spaced;
+    for (int i = 0; i < 300000; ++i) spaced += "ab ";
+    m = Message::parse("X-Spaced: " + spaced + "\n\n" + std::string(2000000, ' ') + "\n");
+    make_smtp_safe(m);
+    expect_transmittable(m);
+    std::string ws(2000000, ' ');
+    m = Message::parse("X-Ws: a" + ws + "b\n\n");
+    make_smtp_safe(m);
+    expect_transmittable(m);
+}
