@@ -789,6 +789,35 @@ class Mailq(SpoolTest):
         [o] = self.sp.mailq_json()
         self.assertEqual(o["sender"], 'we"ird\\@example.org')
 
+    def test_json_is_valid_utf8_whatever_the_addresses(self):
+        # Addresses may hold any byte but CR, LF and NUL (8-bit local
+        # parts); the JSON must still be valid UTF-8.
+        latin1 = b"j\xfcrgen@example.com".decode("utf-8", "surrogateescape")
+        self.sp.sendmail(["-f", latin1, "root", "m\u00fcller@example.com"], MSG).check(0)
+        self.sp.sendmail(["-f", "\x1b[2J\x07x@example.org", "root"], MSG).check(0)
+        for picked in (False, True):
+            with self.subTest(picked_up=picked):
+                out = self.sp.mailq(json_output=True).stdout
+                objs = [json.loads(line) for line in out.decode("utf-8").splitlines()]
+                senders = sorted(o["sender"] for o in objs)
+                self.assertEqual(senders, ["\x1b[2J\x07x@example.org", "j?rgen@example.com"])
+                rcpts = [r["address"] for o in objs for r in o["recipients"]]
+                self.assertIn("m\u00fcller@example.com", rcpts)
+                self.sp.flush()
+
+    def test_text_output_cannot_drive_a_terminal(self):
+        # A local user picks the sender; root reads mailq on a terminal.
+        evil = "\x1b]0;owned\x07\x1b[2J\u009b31m@example.org"
+        self.sp.sendmail(["-f", evil, "root"], MSG).check(0)
+        for picked in (False, True):
+            with self.subTest(picked_up=picked):
+                out = self.sp.mailq().stdout
+                self.assertFalse(re.search(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", out),
+                                 out)
+                rows, _ = parse_mailq(out.decode())
+                self.assertEqual(rows[0][4], "?]0;owned??[2J?31m@example.org")
+                self.sp.flush()
+
     def test_bp_equals_mailq(self):
         self.fill()
         a = self.sp.run(["mailq"]).check(0).stdout
