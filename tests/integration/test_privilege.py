@@ -88,8 +88,17 @@ class SetgidFrontEnd(unittest.TestCase):
                     os.rmdir(d)
         cls.addClassCleanup(restore)
 
+    @staticmethod
+    def suid_capable_dir():
+        """A temporary directory on a file system not mounted nosuid."""
+        for d in (tempfile.gettempdir(), "/var/tmp", rt.HERE):
+            if os.path.isdir(d) and not os.statvfs(d).f_flag & os.ST_NOSUID:
+                return d
+        raise AssertionError("no temporary directory without nosuid")
+
     def setUp(self):
-        self.sp = rt.Spool(queue_config="", extra_config="")
+        root = tempfile.mkdtemp(prefix="relaytest-", dir=self.suid_capable_dir())
+        self.sp = rt.Spool(root=root)
         self.addCleanup(self.sp.cleanup)
         os.chmod(self.sp.root, 0o755)
         # As `relay --init-spool` makes it for relaydrop: maildrop 1770 root:GROUP.
