@@ -106,6 +106,27 @@ class ExitCodes(SpoolTest):
         self.assertIn("--init-spool", r.err)
         self.assertFalse(os.path.exists(sp.spool))
 
+    def test_spool_below_free_space_reserve_is_tempfail(self):
+        self.sp.write_config(self.sp.config_text().replace(
+            'min_free_bytes = "1M"', 'min_free_bytes = "1000000G"'))
+        r = self.sp.sendmail(["root"], TWO_MB)
+        r.check(rt.EX_TEMPFAIL)
+        self.assertIn("min_free_bytes", r.err)
+        self.assertIsNone(r.stdin_error)
+        self.assert_nothing_queued()
+
+    def test_unusable_maildrop(self):
+        if os.geteuid() == 0:
+            # root ignores modes: make maildrop/ something that is not a
+            # directory instead, which is EX_TEMPFAIL like a missing spool.
+            os.rmdir(self.sp.area("maildrop"))
+            with open(self.sp.area("maildrop"), "w"):
+                pass
+            self.sp.sendmail(["root"], MSG).check(rt.EX_TEMPFAIL)
+        else:
+            os.chmod(self.sp.area("maildrop"), 0o500)
+            self.sp.sendmail(["root"], MSG).check(rt.EX_NOPERM)
+
     def test_broken_config_names_file_and_line(self):
         self.sp.write_config('myorigin = "example.net"\n\n[queue]\ndirectory = "%s"\n'
                              'frobnicate = 1\n' % self.sp.spool)
