@@ -22,6 +22,9 @@ Context load_context(const std::string &cli_config_path) {
         path = env;
         ctx.explicit_config = true;
     }
+    // We run in "/" (sanitize_process): a relative name means the caller's cwd.
+    if (ctx.explicit_config && !path.empty() && path[0] != '/' && !identity().cwd.empty())
+        path = identity().cwd + "/" + path;
     auto cfg = config::load(path, ctx.explicit_config);
     if (!cfg) throw Fatal(Exit::Config, cfg.error().message);
     ctx.cfg = std::move(cfg).value();

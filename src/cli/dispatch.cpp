@@ -42,13 +42,7 @@ void warn_ignored(const Options &opt) {
     }
 }
 
-int run_sendmail(const std::vector<std::string> &args, Personality who, const std::string &name) {
-    auto parsed = parse_sendmail_args(args, who == Personality::Relay);
-    if (!parsed.error.empty())
-        throw Fatal(Exit::Usage, parsed.error + " (see " + name + " --help)");
-    Options opt = parsed.options;
-    if (who == Personality::Mailq && opt.mode == Mode::Deliver) opt.mode = Mode::ListQueue;
-    if (who == Personality::Newaliases && opt.mode == Mode::Deliver) opt.mode = Mode::Aliases;
+int run_mode(const Options &opt, const std::string &name) {
     log::set_verbose(opt.verbose);
     warn_ignored(opt);
 
@@ -83,6 +77,26 @@ int run_sendmail(const std::vector<std::string> &args, Personality who, const st
     default: break;
     }
     throw Fatal(Exit::Software, "unhandled mode");
+}
+
+int run_sendmail(const std::vector<std::string> &args, Personality who, const std::string &name) {
+    auto parsed = parse_sendmail_args(args, who == Personality::Relay);
+    Options opt = parsed.options;
+    if (who == Personality::Mailq && opt.mode == Mode::Deliver) opt.mode = Mode::ListQueue;
+    if (who == Personality::Newaliases && opt.mode == Mode::Deliver) opt.mode = Mode::Aliases;
+    // A submission refused before its message is read (usage, configuration)
+    // still reads stdin to the end, so the writer never gets SIGPIPE
+    // (submit.hpp). Other modes never touch stdin.
+    bool submitting = opt.mode == Mode::Deliver &&
+                      (who == Personality::Sendmail || who == Personality::Relay);
+    try {
+        if (!parsed.error.empty())
+            throw Fatal(Exit::Usage, parsed.error + " (see " + name + " --help)");
+        return run_mode(opt, name);
+    } catch (const Fatal &) {
+        if (submitting) drain_input(0);
+        throw;
+    }
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 
@@ -34,8 +36,46 @@ struct Row {
     std::vector<Rcpt> rcpts;
 };
 
-std::string json_escape(const std::string &s) {
+// Like Postfix's printable(): what a local user put into an address (-f
+// takes any byte but CR, LF and NUL) must not drive the terminal of the
+// admin who runs mailq, nor make the JSON output invalid UTF-8. Valid UTF-8
+// stays; a byte that is not part of a valid sequence becomes '?', and so do
+// control characters (C0, DEL, C1) unless KEEP_CONTROLS (JSON escapes them).
+std::string printable(std::string_view s, bool keep_controls = false) {
     std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            out += (!keep_controls && (c < 0x20 || c == 0x7f)) ? '?' : static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        size_t len = (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+                   : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+        uint32_t cp = len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+        bool ok = len > 0 && i + len <= s.size();
+        for (size_t k = 1; ok && k < len; ++k) {
+            unsigned char cc = static_cast<unsigned char>(s[i + k]);
+            ok = (cc & 0xc0) == 0x80;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        ok = ok && !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+             !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
+        if (!ok || (!keep_controls && cp <= 0x9f)) {
+            out += '?';
+            i += ok ? len : 1;
+            continue;
+        }
+        out.append(s.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
+std::string json_escape(const std::string &raw) {
+    std::string out;
+    std::string s = printable(raw, true);
     for (unsigned char c : s) {
         switch (c) {
         case '"': out += "\\\""; break;
@@ -176,17 +216,17 @@ void list_queue(const config::Config &cfg, std::ostream &out, bool json) {
         std::string idm = r.id + r.mark;
         snprintf(line, sizeof line, "%-17s %8llu %19.19s %s\n", idm.c_str(),
                  static_cast<unsigned long long>(r.size), when,
-                 r.sender.empty() ? "MAILER-DAEMON" : r.sender.c_str());
+                 r.sender.empty() ? "MAILER-DAEMON" : printable(r.sender).c_str());
         out << line;
         std::string last_reason;
         for (auto &rc : r.rcpts) {
-            std::string why = rc.reason.empty() ? r.reason : rc.reason;
+            std::string why = printable(rc.reason.empty() ? r.reason : rc.reason);
             if (!why.empty() && why != last_reason) {
                 int pad = std::max(13, 76 - static_cast<int>(why.size()) - 2);
                 out << std::string(static_cast<size_t>(pad), ' ') << "(" << why << ")\n";
                 last_reason = why;
             }
-            out << std::string(47, ' ') << rc.address << "\n";
+            out << std::string(47, ' ') << printable(rc.address) << "\n";
         }
         out << "\n";
     }

@@ -26,6 +26,9 @@ Identity sanitize_process() {
         }
     }
     umask(077);
+    // Remembered so that a relative -C names what the caller meant.
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) g_identity.cwd = cwd;
     // The cwd may be gone (cron leaves www-data in an unreadable place).
     if (chdir("/") < 0) { /* nothing else to do: every path used is absolute */ }
     // A writer that disappears must not kill us mid-commit; write errors are

@@ -18,6 +18,7 @@ struct Identity {
     bool setgid = false;  // running with a gid that is not the caller's
     uid_t uid = 0;        // real uid: who submits
     gid_t gid = 0;        // real gid
+    std::string cwd;      // the directory we started in ("" if unknown), for relative -C
 };
 
 Identity sanitize_process();

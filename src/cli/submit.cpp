@@ -67,6 +67,17 @@ std::string read_message(int fd, bool ignore_dots, size_t limit) {
     return msg;
 }
 
+void drain_input(int fd) {
+    if (isatty(fd)) return;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        return;
+    }
+}
+
 queue::Submission make_submission(const Options &opt, std::string message) {
     queue::Submission sub;
     sub.sender = opt.sender;

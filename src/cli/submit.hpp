@@ -27,6 +27,11 @@ namespace relay::cli {
 // it is larger than LIMIT (after reading all of it).
 std::string read_message(int fd, bool ignore_dots, size_t limit);
 
+// Reads FD to EOF and discards it: a submission refused before its message
+// was read (a usage or configuration error) still drains its writer. Does
+// nothing when FD is a terminal.
+void drain_input(int fd);
+
 // Checks the recipients and builds the submission; throws Fatal on a usage
 // or data error.
 queue::Submission make_submission(const Options &opt, std::string message);
