@@ -12,8 +12,10 @@ it (test_privilege.py covers submissions by an unprivileged user).
 
 After pickup the queue must hold exactly one message with the right
 envelope, completed headers (Date, Message-ID, From added where missing,
-Bcc removed, bare addresses qualified with myorigin) and the body as it
-came (LF line ends: stored messages use LF).
+Bcc removed, bare addresses qualified with myorigin) and the body made
+SMTP-safe as src/message/smtp_safe.hpp documents (smtp_safe_model.py says
+what that gives: LF line ends, a final line break, no NUL or bare CR, and
+a body with lines over 998 octets re-encoded as quoted-printable).
 """
 
 import email.utils
@@ -24,6 +26,7 @@ import stat
 import unittest
 
 import relaytest as rt
+import smtp_safe_model as safe
 
 ORIGIN = rt.MYORIGIN
 
@@ -96,7 +99,9 @@ NOT_MAIL = {"newaliases-logcheck-postinst#0"}
 
 # Address headers whose stored value differs from the input: bare local
 # parts and "local@" get @myorigin (Postfix cleanup's header rewriting);
-# everything else in the header section is stored byte for byte.
+# everything else in the header section is stored byte for byte (after
+# smtp_safe.hpp's NUL and bare CR rules; a re-encoded body changes only the
+# MIME fields, see CallerReplay.expected_fields).
 REWRITTEN_HEADERS = {
     ("anacron#0", "From"): ["Anacron <root@example.net>"],
     ("anacron#0", "To"): ["root@example.net"],
@@ -285,17 +290,51 @@ class CallerReplay(unittest.TestCase):
         self.assertEqual(env.uid, os.getuid())
         self.assertEqual(env.user, login)
         self.assertEqual(int(env["size"]), len(entry.message))
+        # -B as given, else 8BITMIME when the stored body is 8-bit.
         body_type = option_value(rec.argv, "B")
-        self.assertEqual(env.get("body"), body_type.upper() if body_type else None)
+        self.assertEqual(env.get("body"), safe.expected_body_type(body_type, entry.body))
+        if not body_type:
+            # The same from the model: a re-encoded body is 7-bit.
+            _, body, reencoded = self.expected(rec)
+            eight = safe.eight_bit(body) and not reencoded
+            self.assertEqual(env.get("body"), "8BITMIME" if eight else None)
         for r in env.rcpts:
             # The recipient as the caller wrote it is kept for DSN ORCPT.
             if r["address"].endswith("@" + ORIGIN) and r["orig"] != r["address"]:
                 self.assertEqual(qualify(r["orig"]), r["address"])
 
+    def expected(self, rec):
+        """(header fields, body before any re-encoding, re-encoded?) as
+        pickup must store them for REC."""
+        data = rec.stdin if self.ignore_dots(rec) else dot_terminate(rec.stdin)
+        fields, body = split_input(data)
+        fields = [(n, safe.header_field(raw)) for n, raw in fields]
+        for _, raw in fields:
+            self.assertLessEqual(safe.longest_line(raw), safe.LIMIT,
+                                 "no recorded caller writes over-long header lines")
+        body = safe.body_text(body)
+        reencoded = safe.needs_reencoding(body)
+        if reencoded:
+            # The samples need the single-part rule only (multipart is
+            # covered by test_frontend.py).
+            self.assertNotEqual((safe.content_type(fields) or "").split("/")[0], "multipart")
+            self.assertIn(safe.transfer_encoding(fields), safe.REENCODABLE)
+        return fields, body, reencoded
+
     def check_headers(self, rec, entry):
-        fields, _ = split_input(dot_terminate(rec.stdin) if not self.ignore_dots(rec)
-                                else rec.stdin)
+        fields, _, reencoded = self.expected(rec)
         in_names = [n.lower() for n, _ in fields]
+        mime_added = []
+        if reencoded:
+            # Content-Transfer-Encoding is replaced (the new one comes
+            # after the caller's fields); Content-Type and MIME-Version
+            # are added when missing.
+            fields = [(n, raw) for n, raw in fields if n.lower() != "content-transfer-encoding"]
+            mime_added = ["Content-Transfer-Encoding"]
+            if "content-type" not in in_names:
+                mime_added.append("Content-Type")
+            if "mime-version" not in in_names:
+                mime_added.append("MIME-Version")
         out = entry.fields
         # Received: first, naming our host and the queue id.
         self.assertEqual(out[0][0], "Received")
@@ -325,7 +364,12 @@ class CallerReplay(unittest.TestCase):
         if not any(n in in_names for n in ("to", "cc", "bcc", "resent-to", "resent-cc",
                                            "resent-bcc")):
             expect_added.append("To")
-        self.assertEqual(added, expect_added)
+        self.assertEqual(added[:len(expect_added)], expect_added)
+        self.assertEqual(sorted(added[len(expect_added):]), sorted(mime_added))
+        if reencoded:
+            self.assertEqual(entry.headers("Content-Transfer-Encoding"), ["quoted-printable"])
+            self.assertEqual(len(entry.headers("MIME-Version")), 1)
+            self.assertEqual(len(entry.headers("Content-Type")), 1)
         if "date" not in in_names:
             parsed = email.utils.parsedate_to_datetime(entry.header("Date"))
             self.assertIsNotNone(parsed.tzinfo)
@@ -341,12 +385,19 @@ class CallerReplay(unittest.TestCase):
                 self.assertEqual(entry.header("From"), entry.envelope.sender)
 
     def check_body(self, rec, entry):
-        data = rec.stdin if self.ignore_dots(rec) else dot_terminate(rec.stdin)
-        _, body = split_input(data)
-        self.assertEqual(entry.body, body)
-        # Stored with LF line ends only.
-        if b"\0" not in data:
-            self.assertNotIn(b"\r\n", entry.message)
+        _, body, reencoded = self.expected(rec)
+        if reencoded:
+            # Quoted-printable now: it decodes to the body as it came.
+            part = safe.parse_stored(entry.message)
+            self.assertFalse(part.is_multipart())
+            self.assertEqual(safe.decoded_payload(part), body)
+            self.assertNotEqual(entry.body, body)
+        else:
+            self.assertEqual(entry.body, body)
+        self.assertTrue(safe.all_lines_fit(entry.message))
+        # Stored with LF line ends only, no NUL, no CR at all.
+        self.assertNotIn(b"\r", entry.message)
+        self.assertNotIn(b"\0", entry.message)
 
     @staticmethod
     def ignore_dots(rec):

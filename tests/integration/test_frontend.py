@@ -3,9 +3,11 @@ handling, hostile start-up conditions, mailq output and queue commands.
 
 Rules under test are the ones src/cli/submit.hpp documents (stdin read to
 EOF, a lone "." ends the message without -i, LF/CRLF accepted, the size
-limit, exit 0 only once durable) and Postfix's where relay documents none
-(no un-stuffing of ".." lines, NUL/bare CR/long lines kept in the queue
-file: like Postfix, relay makes them SMTP-safe when it sends).
+limit, exit 0 only once durable), the ones src/message/smtp_safe.hpp
+documents for what pickup stores (NUL removed, bare CR replaced, long
+lines folded or re-encoded, a final line break; smtp_safe_model.py states
+them again), and Postfix's where relay documents none (no un-stuffing of
+".." lines).
 """
 
 import json
@@ -17,6 +19,7 @@ import time
 import unittest
 
 import relaytest as rt
+import smtp_safe_model as safe
 
 MSG = b"Subject: test\n\nhello\n"
 TWO_MB = b"x" * 79 + b"\n"
@@ -263,7 +266,8 @@ class Dots(SpoolTest):
                     data = b"To: root\n" + stdin if flag == ["-ti"] else stdin
                     sp.sendmail(args, data).check(0)
                     sp.flush()
-                    self.assertEqual(sp.only_entry().body, b"one\n.\n.\ntwo\n.")
+                    # The final "." line gets its line break at pickup.
+                    self.assertEqual(sp.only_entry().body, b"one\n.\n.\ntwo\n.\n")
                 finally:
                     sp.cleanup()
 
@@ -309,26 +313,42 @@ class MessageBytes(SpoolTest):
         self.assertEqual(e.header("Subject"), "one two")
 
     def test_no_final_newline(self):
-        self.assertEqual(self.submit(["-i", "root"], b"Subject: x\n\nno newline").body,
-                         b"no newline")
+        # A non-empty body without a final line break gets one.
+        for body in (b"no newline", b"two\nlines", b"x"):
+            with self.subTest(body=body):
+                with rt.Spool() as sp:
+                    sp.sendmail(["-i", "root"], b"Subject: x\n\n" + body).check(0)
+                    sp.flush()
+                    self.assertEqual(sp.only_entry().body, body + b"\n")
 
-    def test_nul_bytes_kept(self):
+    def test_nul_bytes_removed(self):
         e = self.submit(["-i", "root"], b"Subject: nul\n\na\0b\n\0\nend\n")
-        self.assertEqual(e.body, b"a\0b\n\0\nend\n")
+        self.assertEqual(e.body, b"ab\n\nend\n")
+        self.assertNotIn(b"\0", e.message)
 
-    def test_bare_cr_kept(self):
+    def test_bare_cr_is_a_line_break_in_the_body(self):
         e = self.submit(["-i", "root"], b"Subject: cr\n\na\rb\nc\r \n")
-        self.assertEqual(e.body, b"a\rb\nc\r \n")
+        self.assertEqual(e.body, b"a\nb\nc\n \n")
+        self.assertNotIn(b"\r", e.message)
 
     def test_long_line(self):
         line = bytes((ord("a") + i % 26) for i in range(5000))
         e = self.submit(["-i", "root"], b"Subject: long\n\n" + line + b"\nnext\n")
-        self.assertEqual(e.body, line + b"\nnext\n")
+        # Re-encoded as quoted-printable: it decodes to what was sent.
+        self.assertEqual(e.headers("Content-Transfer-Encoding"), ["quoted-printable"])
+        self.assertEqual(safe.decoded_payload(safe.parse_stored(e.message)),
+                         line + b"\nnext\n")
+        self.assertTrue(safe.all_lines_fit(e.message))
 
     def test_long_header_line(self):
+        # No white space to fold at: split hard with LF SPACE.
         value = b"v" * 5000
         e = self.submit(["-i", "root"], b"X-Long: " + value + b"\n\nbody\n")
-        self.assertEqual(e.header("X-Long"), value.decode())
+        [(_, raw)] = [f for f in e.fields if f[0] == "X-Long"]
+        self.assertTrue(safe.all_lines_fit(raw))
+        self.assertGreater(raw.count(b"\n "), 0)
+        self.assertEqual(raw.replace(b"\n ", b""), b"X-Long: " + value)
+        self.assertEqual(e.body, b"body\n")
 
     def test_utf8_and_8bit_headers(self):
         stdin = ("Subject: Grüße aus Köln ✓\nTo: Jürgen Müller <juergen@example.com>\n"
@@ -338,6 +358,7 @@ class MessageBytes(SpoolTest):
         self.assertEqual(e.header("Subject"), "Grüße aus Köln ✓")
         self.assertIn(b"X-Latin1: caf\xe9\n", e.message)
         self.assertEqual(e.body, b"k\xc3\xb6rper \xff\n")
+        self.assertEqual(e.envelope.get("body"), "8BITMIME")   # no -B, 8-bit body
 
     def test_no_headers_at_all(self):
         e = self.submit(["-i", "root"], b"just a line\nand another\n")
@@ -449,6 +470,34 @@ class Envelope(SpoolTest):
 
     def test_body_type(self):
         self.assertEqual(self.submit(["-B8BITMIME", "root"]).envelope.get("body"), "8BITMIME")
+
+    def test_body_type_given_wins(self):
+        # -B is kept as given (upper case), whatever the body holds.
+        for args, value, stdin in ((["-B", "7BIT"], "7BIT", b"Subject: x\n\nk\xc3\xb6rper\n"),
+                                   (["-B8bitmime"], "8bitmime", MSG),
+                                   (["-B", "8BITMIME"], "8BITMIME", b"")):
+            with self.subTest(args=args, stdin=stdin):
+                with rt.Spool() as sp:
+                    sp.sendmail(args + ["root"], stdin).check(0)
+                    sp.flush()
+                    e = sp.only_entry()
+                    self.assertEqual(e.envelope.get("body"), value.upper())
+                    self.assertEqual(e.envelope.get("body"),
+                                     safe.expected_body_type(value, e.body))
+
+    def test_body_type_from_the_body(self):
+        # Without -B: 8BITMIME when the stored body holds 8-bit bytes.
+        for stdin, expected in ((MSG, None), (b"", None),
+                                (b"Subject: x\n\ncaf\xe9\n", "8BITMIME"),
+                                (b"Subject: x\n\n\xe2\x9c\x93", "8BITMIME")):
+            with self.subTest(stdin=stdin):
+                with rt.Spool() as sp:
+                    sp.sendmail(["-i", "root"], stdin).check(0)
+                    sp.flush()
+                    e = sp.only_entry()
+                    self.assertEqual(e.envelope.get("body"), expected)
+                    self.assertEqual(e.envelope.get("body"),
+                                     safe.expected_body_type(None, e.body))
 
     def test_dsn_options(self):
         e = self.submit(["-N", "failure,delay", "-R", "hdrs", "-V", "env id+1", "root"])
