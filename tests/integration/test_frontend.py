@@ -535,6 +535,41 @@ class HeaderInjection(SpoolTest):
                 self.assertRegex(r.err, "CR, LF or NUL|bad envelope id")
         self.assert_nothing_queued()
 
+    # Every other control character: ESC, 0x01..0x1f but TAB, and DEL.
+    CONTROLS = [c for c in range(1, 0x20) if c not in (0x09, 0x0a, 0x0d)] + [0x7f]
+
+    def control_cases(self, c):
+        ch = chr(c)
+        return [
+            ["-f", "a%s@example.com" % ch, "root"],
+            ["-fa@example.com" + ch, "root"],
+            ["-r", ch + "x@example.com", "root"],
+            ["-F", "Name%s[2J" % ch, "root"],
+            ["-F" + ch, "root"],
+            ["root" + ch],
+            ["ok@example.com,b%s@example.org" % ch],
+            ["--", "x%s@example.org" % ch],
+            ["-t", "x%s@example.org" % ch],
+        ]
+
+    def test_control_characters_refused(self):
+        self.assertEqual(len(self.CONTROLS), 29)   # CR, LF: test_line_breaks_refused
+        for c in self.CONTROLS:
+            for args in self.control_cases(c):
+                with self.subTest(char="0x%02x" % c, args=args):
+                    r = self.sp.sendmail(args, b"To: root\nSubject: x\n\nbody\n")
+                    r.check(rt.EX_USAGE)
+                    self.assertEqual(len(r.err.splitlines()), 1, r.err)
+                    self.assertIsNone(r.stdin_error)
+        self.assert_nothing_queued()
+
+    def test_tab_and_8bit_are_not_control_characters(self):
+        e = self.submit(["-F", "Cron\tDaemon", "-f", "j\u00fcrgen@example.org",
+                         "m\u00fcller@example.com"], b"Subject: x\n\nb\n")
+        self.assertEqual(e.envelope.sender, "j\u00fcrgen@example.org")
+        self.assertEqual(e.envelope.recipients(), ["m\u00fcller@example.com"])
+        self.assertEqual(e.header("From"), '"Cron\tDaemon" <j\u00fcrgen@example.org>')
+
     def test_surrounding_white_space_is_trimmed(self):
         # A MAILTO read from a file keeps its newline: white space around a
         # recipient argument is not part of it (and injects nothing).
