@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/delivery_hook.hpp"
+#include "cli/process.hpp"
 #include "log/log.hpp"
 #include "queue/pickup.hpp"
 #include "queue/queue_fs.hpp"
@@ -17,6 +18,8 @@ namespace relay::cli {
 int run_flush(const Context &ctx, const Options &opt) {
     const auto &cfg = ctx.cfg;
     log::set_component("flush");
+    if (!drop_to_spool_owner(cfg.queue.directory))
+        throw Fatal(Exit::OsErr, "cannot switch to the owner of " + cfg.queue.directory);
     std::string lock_path = cfg.queue.directory + "/flush.lock";
     util::FileLock lock(lock_path.c_str(), util::FileLock::Mode::NoWait);
     if (!lock.valid()) {

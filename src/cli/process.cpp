@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +13,32 @@
 namespace relay::cli {
 namespace {
 Identity g_identity;
+
+// The users for whom the set-gid bit means nothing: root, and the user the
+// spool belongs to.
+bool trusted_caller(uid_t uid) {
+    if (uid == 0) return true;
+    struct passwd pw, *res = nullptr;
+    char buf[4096];
+    return getpwnam_r("relay", &pw, buf, sizeof buf, &res) == 0 && res && res->pw_uid == uid;
+}
+}  // namespace
+
+bool drop_to_spool_owner(const std::string &spool) {
+    if (geteuid() != 0) return true;
+    struct stat st;
+    if (::stat(spool.c_str(), &st) < 0) return true;  // the caller reports it
+    if (st.st_uid == 0) return true;
+    // Entries written by root could not be updated later by the relay user:
+    // do the work as the spool's owner, as Postfix's daemons run as postfix.
+    gid_t gid = st.st_gid;
+    struct passwd pw, *res = nullptr;
+    char buf[4096];
+    if (getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &res) == 0 && res) gid = res->pw_gid;
+    if (setgroups(0, nullptr) < 0) return false;
+    if (setresgid(gid, gid, gid) < 0) return false;
+    if (setresuid(st.st_uid, st.st_uid, st.st_uid) < 0) return false;
+    return geteuid() == st.st_uid;
 }
 
 Identity sanitize_process() {
@@ -38,6 +66,14 @@ Identity sanitize_process() {
     g_identity.uid = getuid();
     g_identity.gid = getgid();
     g_identity.setgid = getegid() != getgid() || geteuid() != getuid() || getauxval(AT_SECURE);
+    if (g_identity.setgid && trusted_caller(g_identity.uid)) {
+        // root and the relay user run the installed (set-gid) binary too:
+        // they need no borrowed group, and may do everything. Give it back
+        // for good (real, effective and saved gid) and carry on unprivileged
+        // by the set-gid bit.
+        if (setresgid(g_identity.gid, g_identity.gid, g_identity.gid) == 0 && getegid() == getgid())
+            g_identity.setgid = false;
+    }
     if (g_identity.setgid) {
         clearenv();
         setenv("PATH", "/usr/bin:/bin", 1);

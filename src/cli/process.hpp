@@ -6,7 +6,9 @@
 // first in main: it opens /dev/null on any closed fd 0-2 (so a queue file
 // can never become someone's stdout), sets umask 077, moves to "/", and
 // when the program runs set-gid (the relaydrop front end) clears the
-// environment so that nothing the caller set can steer it.
+// environment so that nothing the caller set can steer it. root and the
+// relay user give the borrowed group back at once and are not treated as
+// set-gid callers.
 #pragma once
 
 #include <string>
@@ -22,6 +24,11 @@ struct Identity {
 };
 
 Identity sanitize_process();
+
+// Run as root on a spool owned by another user (the packaged `relay`):
+// become that user for good, so that queue files stay theirs. True when
+// nothing had to change or the switch worked.
+bool drop_to_spool_owner(const std::string &spool);
 const Identity &identity();
 
 }  // namespace relay::cli

@@ -1,5 +1,7 @@
 #include "cli/queue_admin.hpp"
 
+#include "cli/process.hpp"
+
 #include <dirent.h>
 #include <unistd.h>
 
@@ -29,6 +31,8 @@ bool locate(const queue::FsQueue &q, const std::string &id, Area &where) {
 
 int queue_admin(const config::Config &cfg, const std::string &action,
                 const std::vector<std::string> &ids_in, std::ostream &out) {
+    if (action != "show" && action != "check" && !drop_to_spool_owner(cfg.queue.directory))
+        throw Fatal(Exit::OsErr, "cannot switch to the owner of " + cfg.queue.directory);
     queue::FsQueue q(cfg.queue.directory);
     if (action == "check") {
         unsigned bad = 0, good = 0;

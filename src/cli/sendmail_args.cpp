@@ -5,7 +5,15 @@
 namespace relay::cli {
 namespace {
 
-bool bad_value(const std::string &v) { return util::has_ctl_line_break(v); }
+// Envelope and header values from the command line: no control characters
+// at all (CR, LF and NUL would inject headers or envelope fields; ESC and
+// the rest would reach an admin's terminal through mailq). TAB is allowed
+// only where white space is (a full name).
+bool bad_value(const std::string &v, bool allow_tab = false) {
+    for (unsigned char c : v)
+        if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return true;
+    return false;
+}
 
 // Splits a recipient argument at commas outside quotes and angle brackets.
 void add_recipients(const std::string &arg, std::vector<std::string> &out) {
@@ -113,7 +121,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
             case 'f':
             case 'r':
                 if (!take_value(v)) return fail(std::string("option requires an argument -- ") + c);
-                if (bad_value(v)) return fail("-f: sender address contains CR, LF or NUL");
+                if (bad_value(v)) return fail("-f: sender address contains a control character");
                 {
                     auto t = std::string(util::trim(v));
                     if (t.size() >= 2 && t.front() == '<' && t.back() == '>')
@@ -123,7 +131,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
                 break;
             case 'F':
                 if (!take_value(v)) return fail("option requires an argument -- F");
-                if (bad_value(v)) return fail("-F: full name contains CR, LF or NUL");
+                if (bad_value(v, true)) return fail("-F: full name contains a control character");
                 o.fullname = v;
                 break;
             case 'B':
@@ -134,7 +142,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
                 break;
             case 'N':
                 if (!take_value(v)) return fail("option requires an argument -- N");
-                if (bad_value(v)) return fail("-N: contains CR, LF or NUL");
+                if (bad_value(v)) return fail("-N: contains a control character");
                 {
                     std::string up;
                     for (auto &part : util::split(v, ',')) {
@@ -208,7 +216,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
     }
     for (; i < args.size(); ++i) add_recipients(args[i], o.recipients);
     for (auto &r : o.recipients)
-        if (bad_value(r)) return fail("recipient address contains CR, LF or NUL");
+        if (bad_value(r)) return fail("recipient address contains a control character");
     return res;
 }
 

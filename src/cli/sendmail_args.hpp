@@ -12,8 +12,9 @@
 // ("-o x value (ignored)").
 //
 // Values that end up in an envelope or a header (-f, -F, -r, -V, -N, -R and
-// every recipient) are refused when they contain CR, LF or NUL: header and
-// envelope injection through arguments.
+// every recipient) are refused when they contain a control character: CR,
+// LF and NUL would inject headers or envelope fields, and ESC and friends
+// would reach an admin's terminal through mailq.
 #pragma once
 
 #include <optional>

@@ -149,7 +149,7 @@ std::string enqueue(const config::Config &cfg, const queue::Submission &sub) {
     }
 }
 
-void wake_flusher(const config::Config &cfg, const std::string &config_path) {
+void wake_flusher(const config::Config &cfg, const std::string &config_path, bool start_flush) {
     // A set-gid front end cannot (and must not) run the queue: systemd's
     // relay-flush.path watches maildrop/, and `relay --daemon` listens on the
     // trigger FIFO.
@@ -163,7 +163,12 @@ void wake_flusher(const config::Config &cfg, const std::string &config_path) {
         }
         ::close(tfd);
     }
-    if (identity().setgid || !cfg.queue.flush_after_submit) return;
+    if (identity().setgid || !cfg.queue.flush_after_submit || !start_flush) return;
+    // Only a caller who may run the queue starts a flush: root, or the
+    // spool's owner. Everybody else relies on the path unit or the daemon.
+    struct stat spool_st;
+    if (::stat(cfg.queue.directory.c_str(), &spool_st) < 0) return;
+    if (geteuid() != 0 && geteuid() != spool_st.st_uid) return;
     // Run the flush in a grandchild, detached, so the caller never waits.
     pid_t pid = fork();
     if (pid < 0) return;
@@ -197,7 +202,10 @@ int run_submit(const Options &opt, const config::Config &cfg, const std::string 
     check_free_space(cfg, sub.message.size());
     std::string id = enqueue(cfg, sub);
     log::debug(id + ": queued, " + std::to_string(sub.message.size()) + " bytes");
-    wake_flusher(cfg, config_path);
+    // -odq: queue only, as Sendmail and Postfix read it.
+    bool queue_only = false;
+    for (auto &f : opt.ignored) queue_only = queue_only || f == "-odq";
+    wake_flusher(cfg, config_path, !queue_only);
     return 0;
 }
 

@@ -42,9 +42,12 @@ void check_free_space(const config::Config &cfg, size_t incoming);
 // Writes the submission and returns its queue id; throws Fatal on failure.
 std::string enqueue(const config::Config &cfg, const queue::Submission &sub);
 
-// After a successful enqueue: start a flush (when allowed) so the mail
+// After a successful enqueue: poke the trigger FIFO (a running daemon
+// flushes) and, when START_FLUSH and the caller may run the queue (root or
+// the spool's owner, not set-gid), start a detached flush so the mail
 // leaves at once. Never fails the submission.
-void wake_flusher(const config::Config &cfg, const std::string &config_path);
+void wake_flusher(const config::Config &cfg, const std::string &config_path,
+                  bool start_flush = true);
 
 int run_submit(const Options &opt, const config::Config &cfg, const std::string &config_path);
 

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +108,10 @@ Result<void> write_maildrop(const std::string &spool, const std::string &id, con
         int e = errno;
         return make_error("cannot create " + dir_path + "/" + tmp + ": " + errno_text(e), e);
     }
+    // Held until the file is renamed (and the fd closed): pickup removes a
+    // stale t.* file only when it can take this lock, i.e. its writer died.
+    while (::flock(fd.get(), LOCK_EX) < 0 && errno == EINTR) {
+    }
     auto fail = [&](const char *what) -> Result<void> {
         int e = errno;
         ::unlinkat(dir.get(), tmp.c_str(), 0);
@@ -119,8 +124,8 @@ Result<void> write_maildrop(const std::string &spool, const std::string &id, con
     // search the maildrop directory.
     if (::fchmod(fd.get(), 0644) < 0) return fail("cannot chmod");
     if (sys::fsync(fd.get()) < 0) return fail("cannot fsync");
-    fd.reset();
     if (sys::renameat(dir.get(), tmp.c_str(), dir.get(), id.c_str()) < 0) return fail("cannot rename");
+    fd.reset();
     if (sys::fsync_dir(dir.get()) < 0) {
         // The name may not be durable: take the file back and say so, so the
         // caller keeps its copy. Exit 0 always means "durably queued".

@@ -1,5 +1,10 @@
 #include "smtp/flush.hpp"
 
+#include <cerrno>
+#include <unistd.h>
+
+#include "queue/bounce.hpp"
+
 #include <cstdio>
 #include <ctime>
 #include <sodium.h>
@@ -55,21 +60,52 @@ int64_t backoff_seconds(const config::QueueConfig &q, uint32_t tries) {
     return d < hi ? d : hi;
 }
 
-void on_bounced(const queue::Envelope &env, const queue::Recipient &rcpt,
-                const std::string &reason) {
-    // TODO: RFC 3464 delivery status notification to env.sender, queued as
-    // a new null-sender entry (never for env.is_bounce()).
-    if (env.is_bounce())
-        log::info(env.id + ": undeliverable bounce for <" + rcpt.address + "> discarded (" +
-                  reason + ")");
+namespace {
+
+// Reads what a notification quotes of the original: all of it when small,
+// else enough for its headers.
+std::string read_original(int fd, uint64_t size) {
+    size_t want = size <= queue::bounce_size_limit ? static_cast<size_t>(size) : 256 * 1024;
+    std::string out(want, '\0');
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = ::pread(fd, out.data() + got, want - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+    return out;
 }
+
+// Queues the notification for FAILURES; false when it could not be.
+bool queue_bounce(const config::Config &cfg, queue::FsQueue &q, const queue::Envelope &env,
+                  const std::vector<queue::Failure> &failures, int fd,
+                  std::vector<std::string> &ids) {
+    auto b = queue::make_bounce(cfg, env, failures, read_original(fd, env.size));
+    if (auto r = q.commit(b.envelope, b.message); !r) {
+        log::error(env.id + ": cannot queue the delivery status notification: " +
+                   r.error().message + " (recipients stay queued)");
+        return false;
+    }
+    log::info(env.id + ": sender non-delivery notification: " + b.envelope.id);
+    ids.push_back(b.envelope.id);
+    log::info(b.envelope.id + ": from=<>, size=" + std::to_string(b.envelope.size) +
+              ", nrcpt=1 (queue active)");
+    return true;
+}
+
+}  // namespace
 
 FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptions &opt) {
     FlushReport rep;
     const double start = real_now();
     std::unique_ptr<Client> client;  // created on the first due entry: no libcurl otherwise
 
-    for (const std::string &id : q.list(queue::Area::Queue)) {
+    // Notifications queued during the run are sent in the same run.
+    std::vector<std::string> ids = q.list(queue::Area::Queue);
+    for (size_t next = 0; next < ids.size(); ++next) {
+        const std::string id = ids[next];
         auto loaded = q.load(id);
         if (!loaded) {
             log::warning(id + ": cannot read envelope: " + loaded.error().message + "; skipped");
@@ -132,6 +168,8 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
         const bool expired = t - static_cast<double>(env.arrival) >=
                              static_cast<double>(lifetime.count());
         std::string last_deferral;
+        std::vector<queue::Failure> failures;
+        std::vector<size_t> failed;
         for (size_t k = 0; k < pending.size(); ++k) {
             queue::Recipient &r = env.rcpts[pending[k]];
             const RecipientOutcome &o = d.rcpts[k];
@@ -143,7 +181,8 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
                 log_outcome(env, r, d.relay, delay, "sent", o.reply);
                 break;
             case Outcome::Bounced:
-                on_bounced(env, r, o.reply);
+                failures.push_back({r, o.reply, d.relay});
+                failed.push_back(pending[k]);
                 r.status = queue::RcptStatus::Bounced;
                 r.reason = o.reply;
                 ++rep.bounced;
@@ -157,7 +196,8 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
                     if (lifetime.count() < 86400)
                         why = "message expired after " + std::to_string(lifetime.count()) +
                               "s; last error: " + o.reply;
-                    on_bounced(env, r, why);
+                    failures.push_back({r, why, ""});
+                    failed.push_back(pending[k]);
                     r.status = queue::RcptStatus::Bounced;
                     r.reason = why;
                     ++rep.bounced;
@@ -169,6 +209,17 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
                     log_outcome(env, r, d.relay, delay, "deferred", o.reply);
                 }
                 break;
+            }
+        }
+        if (!failures.empty()) {
+            if (queue::want_bounce(env, failures)) {
+                if (!queue_bounce(cfg, q, env, failures, fd->get(), ids)) {
+                    for (size_t i : failed) env.rcpts[i].status = queue::RcptStatus::Pending;
+                    rep.bounced -= static_cast<unsigned>(failed.size());
+                    rep.deferred += static_cast<unsigned>(failed.size());
+                }
+            } else if (env.is_bounce()) {
+                log::info(id + ": undeliverable bounce discarded (" + failures[0].reason + ")");
             }
         }
         fd->reset();

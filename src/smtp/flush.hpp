@@ -18,8 +18,10 @@
 // deferred after maximal_queue_lifetime (bounce_queue_lifetime for a
 // bounce) is given up: its pending recipients are bounced as expired.
 //
-// Bounced recipients go to on_bounced(), the hook for delivery status
-// notifications (RFC 3464); it never bounces a bounce.
+// Bounced recipients get one delivery status notification per message and
+// attempt (queue/bounce.hpp), committed to the queue before the envelope
+// records them as bounced; when it cannot be queued they stay pending.
+// A bounce is never bounced: it is logged and dropped.
 //
 // The caller holds SPOOL/flush.lock (cli/flush_cmd.cpp): one runner at a
 // time. Errors: a corrupt or unreadable entry is logged and skipped (the
@@ -62,11 +64,5 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
 // The delay before the attempt after TRIES failed ones, without jitter.
 int64_t backoff_seconds(const config::QueueConfig &q, uint32_t tries);
 
-// Called for each recipient that bounced, before the envelope records it.
-// TODO: generate the RFC 3464 delivery status notification to env.sender
-// (never for a null-sender message: a bounce is not bounced). Until then
-// the bounce is only logged.
-void on_bounced(const queue::Envelope &env, const queue::Recipient &rcpt,
-                const std::string &reason);
 
 }  // namespace relay::smtp

@@ -122,8 +122,21 @@ class TestFlush(FlushBase):
                                    r"\[127\.0\.0\.1\] said: 550 5\.1\.1 <gone@example\.net>: no such "
                                    r"user \(in reply to RCPT TO command\)\)")
         self.assertRegex(r.stderr, r"to=<later@example\.net>.*tries=1, status=deferred")
-        self.assertEqual(len(p.messages), 1)
+        # ok@ got the message; the sender got one notification for gone@.
+        self.assertEqual(len(p.messages), 2)
         self.assertEqual(p.messages[0].rcpt_tos, ["ok@example.net"])
+        dsn = p.messages[1]
+        self.assertEqual(dsn.mail_from, "<>")
+        self.assertEqual(dsn.rcpt_tos, ["alice@example.org"])
+        text = dsn.data.decode()
+        self.assertIn("Content-Type: multipart/report; report-type=delivery-status", text)
+        self.assertIn("Final-Recipient: rfc822; gone@example.net", text)
+        self.assertIn("Action: failed\r\nStatus: 5.1.1", text)
+        self.assertIn("Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: no such user", text)
+        self.assertIn("Auto-Submitted: auto-replied", text)
+        self.assertNotIn("later@example.net", text.split("message/delivery-status")[1].split("message/rfc822")[0])
+        self.assertIn("Subject: test", text)  # the original is attached
+        self.assertRegex(r.stderr, r": sender non-delivery notification: [0-9A-Z]{16}")
         ids = self.queue_ids()
         self.assertEqual(len(ids), 1)
         env = self.envelope(ids[0])
@@ -144,7 +157,7 @@ class TestFlush(FlushBase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stderr, r"to=<later@example\.net>.*tries=2, status=sent")
         self.assertNotRegex(r.stderr, r"to=<(ok|gone)@example\.net>")
-        self.assertEqual(p.messages[1].rcpt_tos, ["later@example.net"])
+        self.assertEqual(p.messages[2].rcpt_tos, ["later@example.net"])
         self.assertEqual(self.queue_ids(), [])
 
     def test_second_runner_exits_at_once(self):
@@ -210,6 +223,41 @@ class TestFlush(FlushBase):
         r = self.relay("--flush", "-v")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stderr, r"to=<bob@example\.net>.*status=bounced \(message expired")
+        # Only the notification to the sender is left, from <>, deferred
+        # like any message (the smarthost is down).
+        ids = self.queue_ids()
+        self.assertEqual(len(ids), 1)
+        env = self.envelope(ids[0])
+        self.assertRegex(env, r"(?m)^sender: ?$")
+        self.assertIn("rcpt: alice@example.org\nrcpt.status: pending", env)
+        with open(os.path.join(self.spool, "queue", ids[0], "message")) as f:
+            dsn = f.read()
+        self.assertIn("Status: 4.4.7", dsn)
+        self.assertIn("Final-Recipient: rfc822; bob@example.net", dsn)
+
+    def test_bounce_is_never_bounced(self):
+        p = self.peer(rcpt_replies={"alice@example.org": ["550 5.1.1 no such sender mailbox"] * 5,
+                                    "gone@example.net": ["550 5.1.1 no such user"]})
+        self.configure(p.port)
+        self.submit("gone@example.net")
+        r = self.relay("--flush", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # gone@ bounced; the notification to alice@ bounced too and was dropped.
+        self.assertRegex(r.stderr, r"to=<gone@example\.net>.*status=bounced")
+        self.assertRegex(r.stderr, r"to=<alice@example\.org>.*status=bounced")
+        self.assertRegex(r.stderr, r"undeliverable bounce discarded")
+        self.assertEqual(self.queue_ids(), [])
+        self.assertEqual(len(p.messages), 0)
+
+    def test_notify_never_gets_no_bounce(self):
+        p = self.peer(rcpt_replies={"gone@example.net": ["550 5.1.1 no such user"]})
+        self.configure(p.port)
+        msg = "From: alice@example.org\nSubject: t\n\nx\n"
+        r = self.relay("-f", "alice@example.org", "-N", "never", "gone@example.net", stdin=msg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.relay("--flush", "-v")
+        self.assertRegex(r.stderr, r"to=<gone@example\.net>.*status=bounced")
+        self.assertNotIn("non-delivery notification", r.stderr)
         self.assertEqual(self.queue_ids(), [])
 
     def test_submission_never_loads_libcurl(self):

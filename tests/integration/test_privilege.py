@@ -151,6 +151,29 @@ class SetgidFrontEnd(unittest.TestCase):
         return self.sp.run(args, stdin, name=name, config=config, env=user_env,
                            executable=exe, preexec=self.become(uid, gid), **kw)
 
+    # -- root through the installed (set-gid) binary
+    def test_root_is_not_treated_as_a_setgid_caller(self):
+        """The packaged binary is set-gid for everyone, root included: root
+        gives the group back and may list, check and flush."""
+        r = self.sp.run(["-bp"], b"", name="mailq", executable=os.path.join(self.sgid_dir, "mailq"),
+                        config=None, env={"PATH": "/usr/bin:/bin"})
+        r.check(0)
+        self.assertIn("Mail queue is empty", r.out)
+        r = self.sp.run(["-i", "root"], MSG, name="sendmail",
+                        executable=os.path.join(self.sgid_dir, "sendmail"), config=None,
+                        env={"PATH": "/usr/bin:/bin"})
+        r.check(0)
+        # flush_after_submit is on and root may run the queue: the submission
+        # started a flush by itself. Another one may find it still running.
+        r = self.sp.run(["--flush"], b"", name="relay", executable=self.sgid, config=None,
+                        env={"PATH": "/usr/bin:/bin"})
+        r.check(0)
+        deadline = time.monotonic() + 10
+        while len(self.sp.entries()) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.sp.entries()), 1)
+        self.assertEqual(self.sp.names("maildrop"), [])
+
     # -- submitting
     def test_user_can_submit(self):
         r = self.as_user(["-i", "root"], MSG).check(0)

@@ -1,0 +1,437 @@
+"""The Debian package: build it, inspect it, install it.
+
+setUpClass builds the .deb once from a temporary copy of the tree
+(dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS=nocheck) and unpacks it.
+The checks then need no root file system: fields, contents and modes,
+maintainer scripts, lintian, systemd-analyze on the units, the man
+pages, the shipped relay.toml against config.cpp, relay-notify's
+message. The last test runs tests/package/check-package.sh, which
+installs the same .deb into a debootstrap root (needs root and the
+Debian mirror; about 3-4 minutes).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+RELAY_BIN = os.environ.get("RELAY_BIN", "")
+TOP = Path(os.environ.get("RELAY_TEST_SOURCE_DIR", Path(__file__).resolve().parents[1])).resolve().parent
+MAN_DIR = TOP / "man"
+UNITS = ["relay-flush.service", "relay-flush.timer", "relay-flush.path", "relay-notify@.service"]
+
+
+def run(cmd, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run(cmd, **kw)
+
+
+def copy_tree(dst):
+    """The tracked and new files of the source tree, without build output."""
+    if (TOP / ".git").exists():
+        files = run(["git", "ls-files", "-co", "--exclude-standard"], cwd=TOP, check=True).stdout.split("\n")
+    else:
+        files = [str(p.relative_to(TOP)) for p in TOP.rglob("*") if p.is_file() or p.is_symlink()]
+    for f in files:
+        if not f or f.startswith(("build", "obj-")) or "/__pycache__/" in f:
+            continue
+        src = TOP / f
+        if not (src.is_file() or src.is_symlink()):
+            continue
+        out = dst / f
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), out)
+        else:
+            shutil.copy2(src, out)
+
+
+class Package(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="relay-pkg-"))
+        src = cls.tmp / "relay"
+        copy_tree(src)
+        env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=%d" % (os.cpu_count() or 1))
+        start = time.monotonic()
+        r = run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env)
+        cls.build_seconds = time.monotonic() - start
+        if r.returncode != 0:
+            raise AssertionError("dpkg-buildpackage failed:\n" + (r.stdout + r.stderr)[-6000:])
+        print("package built in %.0f s" % cls.build_seconds)
+        debs = sorted(cls.tmp.glob("relay_*_*.deb"))
+        assert debs, "no relay .deb built"
+        cls.deb = debs[0]
+        cls.changes = sorted(cls.tmp.glob("relay_*.changes"))[0]
+        cls.root = cls.tmp / "root"
+        run(["dpkg-deb", "-x", str(cls.deb), str(cls.root)], check=True)
+        cls.ctl = cls.tmp / "control"
+        run(["dpkg-deb", "-e", str(cls.deb), str(cls.ctl)], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def field(self, name):
+        return run(["dpkg-deb", "-f", str(self.deb), name], check=True).stdout.strip()
+
+    @staticmethod
+    def relations(value):
+        return [p.strip().split(" ")[0] for p in value.split(",") if p.strip()]
+
+    # --- control fields ---------------------------------------------------
+    def test_fields(self):
+        self.assertEqual(self.field("Package"), "relay")
+        self.assertEqual(self.field("Version"), "0.1.0")
+        self.assertEqual(self.field("Section"), "mail")
+        for f in ("Provides", "Conflicts", "Replaces"):
+            with self.subTest(field=f):
+                self.assertIn("mail-transport-agent", self.relations(self.field(f)))
+
+    def test_depends(self):
+        deps = self.relations(self.field("Depends"))
+        # dlopen()ed at run time: dpkg-shlibdeps cannot see it.
+        self.assertIn("libcurl4", deps)
+        self.assertIn("adduser", deps)
+
+    # --- contents and modes -------------------------------------------------
+    def contents(self):
+        out = run(["dpkg-deb", "-c", str(self.deb)], check=True).stdout
+        entries = {}
+        for line in out.splitlines():
+            parts = line.split(None, 5)
+            mode, owner, name = parts[0], parts[1], parts[5]
+            target = None
+            if " -> " in name:
+                name, target = name.split(" -> ", 1)
+            entries[name.lstrip(".")] = (mode, owner, target)
+        return entries
+
+    def test_binary_and_links(self):
+        c = self.contents()
+        self.assertEqual(c["/usr/sbin/relay"][:2], ("-rwxr-xr-x", "root/root"))
+        # The set-gid bit comes from dpkg-statoverride in the postinst.
+        self.assertEqual(c["/usr/sbin/sendmail"][2], "relay")
+        self.assertEqual(c["/usr/lib/sendmail"][2], "../sbin/relay")
+        self.assertEqual(c["/usr/bin/mailq"][2], "../sbin/relay")
+        self.assertEqual(c["/usr/bin/newaliases"][2], "../sbin/relay")
+        for name in ("/usr/sbin/relay", "/usr/sbin/sendmail", "/usr/lib/sendmail"):
+            self.assertTrue(name in c)
+        # Every file is root's: no file is owned by a user the package creates.
+        self.assertEqual({o for _, o, _ in c.values()}, {"root/root"})
+
+    def test_files(self):
+        c = self.contents()
+        expect = {
+            "/etc/relay/relay.toml": "-rw-r--r--",
+            "/etc/relay/notify.conf": "-rw-r--r--",
+            "/usr/lib/relay/relay-notify": "-rwxr-xr-x",
+            "/usr/lib/sysusers.d/relay.conf": "-rw-r--r--",
+            "/usr/share/man/man8/relay.8.gz": "-rw-r--r--",
+            "/usr/share/man/man5/relay.toml.5.gz": "-rw-r--r--",
+            "/usr/share/man/man8/relay-notify.8.gz": "-rw-r--r--",
+            "/usr/share/doc/relay/examples/README.md": "-rw-r--r--",
+            "/usr/share/doc/relay/examples/null-client/relay.toml": "-rw-r--r--",
+            "/usr/share/doc/relay/copyright": "-rw-r--r--",
+        }
+        for u in UNITS:
+            expect["/lib/systemd/system/" + u] = "-rw-r--r--"
+        for name, mode in expect.items():
+            with self.subTest(file=name):
+                self.assertIn(name, c)
+                self.assertEqual(c[name][0], mode)
+        for link in ("/usr/share/man/man8/sendmail.8.gz", "/usr/share/man/man1/mailq.1.gz",
+                     "/usr/share/man/man8/newaliases.8.gz"):
+            with self.subTest(link=link):
+                self.assertTrue(c[link][0].startswith("l"))
+                target = (self.root / link.lstrip("/")).resolve()
+                self.assertEqual(target.name, "relay.8.gz")
+                self.assertTrue(target.is_file())
+        # No setuid/setgid bits anywhere in the archive.
+        self.assertFalse([n for n, (m, _, _) in c.items() if "s" in m or "S" in m])
+
+    def test_conffiles(self):
+        conffiles = (self.ctl / "conffiles").read_text().split()
+        self.assertEqual(sorted(conffiles), ["/etc/relay/notify.conf", "/etc/relay/relay.toml"])
+
+    def test_sysusers(self):
+        text = (self.root / "usr/lib/sysusers.d/relay.conf").read_text()
+        self.assertRegex(text, r"(?m)^g relaydrop -")
+        self.assertRegex(text, r"(?m)^u relay - \".*\" /var/spool/relay /usr/sbin/nologin$")
+
+    # --- maintainer scripts -----------------------------------------------
+    def test_postinst(self):
+        text = (self.ctl / "postinst").read_text()
+        self.assertIn("dpkg-statoverride --update --add root relaydrop 2755 \"$BIN\"", text)
+        self.assertIn("BIN=/usr/sbin/relay", text)
+        self.assertIn("adduser --system", text)
+        self.assertIn("addgroup --system --quiet relaydrop", text)
+        self.assertIn("--home /var/spool/relay", text)
+        self.assertIn("--shell /usr/sbin/nologin", text)
+        self.assertIn("--init-spool", text)
+        self.assertIn("systemd-sysusers relay.conf", text)
+        for unit in ("relay-flush.timer", "relay-flush.path"):
+            self.assertIn("deb-systemd-helper enable '%s'" % unit, text)
+        self.assertNotIn("relay-notify@", text)  # a template: never enabled
+        # the statoverride before the spool, users before both
+        self.assertLess(text.index("create_users\n    #"), text.index("dpkg-statoverride --update"))
+        self.assertLess(text.index("dpkg-statoverride --update"), text.index("--init-spool;"))
+
+    def test_postrm(self):
+        text = (self.ctl / "postrm").read_text()
+        purge = text[text.index("purge)"):text.index(";;", text.index("purge)"))]
+        for needed in ("dpkg-statoverride --remove /usr/sbin/relay", "rm -rf /var/spool/relay",
+                       "rm -rf /etc/relay", "deluser --system --quiet relay",
+                       "delgroup --system --quiet relaydrop"):
+            self.assertIn(needed, purge)
+        # remove and upgrade keep the queue
+        self.assertRegex(text, r"remove \| upgrade \| failed-upgrade \| abort-install \| abort-upgrade \| disappear\) ;;")
+
+    def test_maintainer_scripts_parse(self):
+        for s in ("postinst", "postrm", "prerm"):
+            p = self.ctl / s
+            if p.exists():
+                with self.subTest(script=s):
+                    r = run(["sh", "-n", str(p)])
+                    self.assertEqual(r.returncode, 0, r.stderr)
+
+    # --- lintian ------------------------------------------------------------
+    def test_lintian(self):
+        r = run(["lintian", "--allow-root", "--display-info", "--pedantic", str(self.changes)])
+        tags = [l for l in r.stdout.splitlines() if re.match(r"^[EWIPX]: ", l)]
+        errors = [t for t in tags if t.startswith("E: ")]
+        self.assertEqual(errors, [], "\n".join(tags))
+        # Every remaining tag is explained in debian/README.lintian.
+        explained = (TOP / "debian" / "README.lintian").read_text()
+        for t in tags:
+            name = t.split()[2]
+            with self.subTest(tag=name):
+                self.assertIn(name, explained, t)
+
+    # --- systemd units ----------------------------------------------------
+    def unit_root(self):
+        """The unpacked package plus the host's own units (for sysinit.target etc.)."""
+        root = self.tmp / "unit-root"
+        if not root.exists():
+            shutil.copytree(self.root, root, symlinks=True)
+            dst = root / "lib/systemd/system"
+            for src_dir in (Path("/lib/systemd/system"), Path("/usr/lib/systemd/system")):
+                if src_dir.is_dir():
+                    for u in src_dir.iterdir():
+                        if not (dst / u.name).exists() and not u.name.startswith("relay"):
+                            if u.is_dir() and not u.is_symlink():
+                                shutil.copytree(u, dst / u.name, symlinks=True)
+                            elif u.is_symlink():
+                                os.symlink(os.readlink(u), dst / u.name)
+                            else:
+                                shutil.copy2(u, dst / u.name)
+        return root
+
+    def test_systemd_analyze_verify(self):
+        root = self.unit_root()
+        names = [u.replace("@.", "@test.") for u in UNITS]
+        r = run(["systemd-analyze", "verify", "--man=no", "--root=%s" % root] + names)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((r.stdout + r.stderr).strip(), "")
+
+    def exposure(self, unit):
+        r = run(["systemd-analyze", "security", "--offline=yes", "--root=%s" % self.unit_root(), unit])
+        m = re.search(r"Overall exposure level for %s: ([0-9.]+)" % re.escape(unit), r.stdout + r.stderr)
+        self.assertTrue(m, r.stdout + r.stderr)
+        return float(m.group(1))
+
+    def test_systemd_security(self):
+        flush = self.exposure("relay-flush.service")
+        notify = self.exposure("relay-notify@test.service")
+        print("systemd-analyze security: relay-flush.service %.1f, relay-notify@.service %.1f" % (flush, notify))
+        self.assertLessEqual(flush, 1.5)
+        self.assertLessEqual(notify, 1.5)
+
+    def test_flush_unit(self):
+        text = (self.root / "lib/systemd/system/relay-flush.service").read_text()
+        for line in ("Type=oneshot", "User=relay", "Group=relay", "ExecStart=/usr/sbin/relay --flush",
+                     "ProtectSystem=strict", "ReadWritePaths=/var/spool/relay", "ProtectHome=yes",
+                     "PrivateTmp=yes", "PrivateDevices=yes", "NoNewPrivileges=yes",
+                     "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=",
+                     "SystemCallFilter=@system-service"):
+            self.assertIn("\n" + line + "\n", text)
+        path = (self.root / "lib/systemd/system/relay-flush.path").read_text()
+        self.assertIn("\nPathChanged=/var/spool/relay/maildrop\n", path)
+        timer = (self.root / "lib/systemd/system/relay-flush.timer").read_text()
+        self.assertIn("\nPersistent=true\n", timer)
+        self.assertRegex(timer, r"\nOnBootSec=\S+\n")
+        self.assertIn("\nOnCalendar=*:0/5\n", timer)
+
+    # --- man pages ------------------------------------------------------------
+    def man_pages(self):
+        pages = sorted(p for p in MAN_DIR.iterdir() if re.search(r"\.[1-8]$", p.name))
+        self.assertTrue(pages)
+        return pages
+
+    def test_man_groff_clean(self):
+        for p in self.man_pages():
+            with self.subTest(page=p.name):
+                r = run(["groff", "-man", "-ww", "-z", str(p)])
+                self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+
+    def test_man_renders(self):
+        for p in self.man_pages():
+            with self.subTest(page=p.name):
+                r = run(["man", "-l", str(p)], env=dict(os.environ, MANWIDTH="80", MAN_KEEP_STDERR="1"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr.strip(), "")
+                self.assertIn("NAME", r.stdout)
+                self.assertGreater(len(r.stdout.splitlines()), 20)
+
+    def test_man_pages_packaged(self):
+        packaged = {p.name[:-3] for p in (self.root / "usr/share/man").rglob("*.gz") if not p.is_symlink()}
+        self.assertEqual(packaged, {p.name for p in self.man_pages()})
+
+    def test_relay8_documents_every_option(self):
+        text = (MAN_DIR / "relay.8").read_text().replace("\\-", "-")
+        for flag in ("-t", "-i", "-oi", "-f", "-r", "-F", "-B", "-N", "-R", "-V", "-C", "-v", "-bm", "-bp",
+                     "-bi", "-I", "-bs", "-bv", "-q", "-qf", "--flush", "--now", "--init-spool", "--config",
+                     "--json", "--version", "--help", "--quiet", "RELAY_CONFIG", "relaydrop"):
+            with self.subTest(flag=flag):
+                self.assertRegex(text, r"(^|[\s\"(])%s\b" % re.escape(flag))
+        for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "INPUT", "QUEUE", "EXIT STATUS",
+                        "FILES", "ENVIRONMENT", "SECURITY", "EXAMPLES", "SEE ALSO"):
+            self.assertRegex(text, r"(?m)^\.SH \"?%s\"?$" % section)
+
+    # --- relay.toml against config.cpp ---------------------------------------
+    def config_keys(self):
+        """(section, key) for every key config.cpp accepts."""
+        src = (TOP / "src/config/config.cpp").read_text()
+        keys = set()
+        for section in ("top", "queue", "rewrite", "smtp"):
+            m = re.search(r"std::vector<Key> %s_keys\(Config &c\) \{(.*?)\n\}" % section, src, re.S)
+            self.assertTrue(m, section)
+            body = m.group(1)
+            names = re.findall(r"\b(?:STR|BOOL|LIST|SIZE|DUR)\([^,]+,\s*(\w+)\)", body)
+            names += re.findall(r"Key\{\"(\w+)\"", body)
+            self.assertTrue(names, section)
+            keys |= {(section, n) for n in names}
+        return keys
+
+    def shipped_keys(self):
+        keys, section = set(), "top"
+        for line in (self.root / "etc/relay/relay.toml").read_text().splitlines():
+            m = re.match(r"^#\[(\w+)\]$", line)
+            if m:
+                section = m.group(1)
+                continue
+            m = re.match(r"^#(\w+) = ", line)
+            if m:
+                keys.add((section, m.group(1)))
+        return keys
+
+    def test_relay_toml_lists_every_key(self):
+        code, shipped = self.config_keys(), self.shipped_keys()
+        self.assertEqual(sorted(code - shipped), [], "keys in config.cpp missing from relay.toml")
+        self.assertEqual(sorted(shipped - code), [], "keys in relay.toml that config.cpp does not know")
+
+    def test_relay_toml_man_page_lists_every_key(self):
+        man = (MAN_DIR / "relay.toml.5").read_text().replace("\\-", "-")
+        for _, key in sorted(self.config_keys()):
+            with self.subTest(key=key):
+                self.assertRegex(man, r"(?m)^\.BR? .*\b%s\b" % re.escape(key))
+
+    def test_relay_toml_shipped_loads_and_uncommented_loads(self):
+        self.assertTrue(RELAY_BIN, "RELAY_BIN is not set")
+        shipped = self.root / "etc/relay/relay.toml"
+        env = {k: v for k, v in os.environ.items() if k != "RELAY_CONFIG"}
+        with tempfile.TemporaryDirectory() as tmp:
+            spool = Path(tmp) / "spool"
+            # As shipped: nothing set.
+            r = run([RELAY_BIN, "-C", str(shipped), "check"], env=env)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # Every "#key = value" and "#[section]" uncommented: each example
+            # value is valid for its key.
+            text = re.sub(r"(?m)^#(\[\w+\]|\w+ = )", r"\1", shipped.read_text())
+            text = text.replace('directory = "/var/spool/relay"', 'directory = "%s"' % spool)
+            # The tables and secret files the examples name exist (empty).
+            etc = Path(tmp) / "etc"
+            etc.mkdir()
+            for name in set(re.findall(r"/etc/relay/(\w+)", text)):
+                (etc / name).write_text("")
+                (etc / name).chmod(0o600)
+            text = text.replace("/etc/relay/", str(etc) + "/")
+            cfg = Path(tmp) / "all.toml"
+            cfg.write_text(text)
+            r = run([RELAY_BIN, "-C", str(cfg), "--init-spool"], env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run([RELAY_BIN, "-C", str(cfg), "check"], env=env)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn("no relayhost", r.stdout)
+
+    # --- relay-notify -----------------------------------------------------------
+    def notify(self, *args, conf=None):
+        with tempfile.TemporaryDirectory() as tmp:
+            capture = Path(tmp) / "mail"
+            fake = Path(tmp) / "sendmail"
+            fake.write_text('#!/bin/sh\nprintf "%%s\\n" "$*" > %s.argv\ncat > %s\n' % (capture, capture))
+            fake.chmod(0o755)
+            conf_path = Path(tmp) / "notify.conf"
+            if conf is not None:
+                conf_path.write_text(conf)
+            env = dict(os.environ, RELAY_NOTIFY_SENDMAIL=str(fake), RELAY_NOTIFY_CONF=str(conf_path))
+            r = run([str(self.root / "usr/lib/relay/relay-notify")] + list(args), env=env)
+            msg = capture.read_text() if capture.exists() else None
+            argv = (Path(str(capture) + ".argv")).read_text().strip() if msg is not None else None
+            return r, msg, argv
+
+    def test_notify_message(self):
+        r, msg, argv = self.notify("backup-x.service", conf="# comment\nto = ops@example.net, dev@example.org\n"
+                                   "from = systemd <root@example.net>\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(argv, "-odq -t -i")
+        head, _, body = msg.partition("\n\n")
+        headers = head.splitlines()
+        host = os.uname().nodename
+        self.assertIn("To: ops@example.net, dev@example.org", headers)
+        self.assertIn("From: systemd <root@example.net>", headers)
+        self.assertIn("Subject: [%s] unit backup-x.service failed" % host, headers)
+        self.assertIn("Auto-Submitted: auto-generated", headers)
+        self.assertIn("Content-Type: text/plain; charset=UTF-8", headers)
+        self.assertTrue(any(h.startswith("Date: ") for h in headers))
+        self.assertIn("backup-x.service", body)
+        self.assertIn("Last journal lines:", body)
+
+    def test_notify_defaults_to_root(self):
+        r, msg, _ = self.notify("cron.service")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("\nTo: root\n", "\n" + msg)
+        self.assertNotIn("\nFrom:", "\n" + msg.partition("\n\n")[0])
+
+    def test_notify_refuses_bad_names(self):
+        for bad in ("$(touch x)", "a b.service", "-h", "--help", "x;y", "", "a\nSubject: x", "`id`"):
+            with self.subTest(name=bad):
+                r, msg, _ = self.notify(bad)
+                self.assertEqual(r.returncode, 64)
+                self.assertIsNone(msg)
+        r, msg, _ = self.notify("a.service", "b.service")
+        self.assertEqual(r.returncode, 64)
+        self.assertIsNone(msg)
+
+    def test_notify_accepts_escaped_instance_names(self):
+        r, msg, _ = self.notify("systemd-fsck@dev-disk-by\\x2duuid-1234.service")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("unit systemd-fsck@dev-disk-by\\x2duuid-1234.service failed", msg)
+
+    # --- the full installation ------------------------------------------------
+    def test_install_in_debootstrap_root(self):
+        self.assertEqual(os.geteuid(), 0, "the installation check needs root (debootstrap, chroot)")
+        script = TOP / "tests/package/check-package.sh"
+        r = run([str(script), "--deb", str(self.deb)], timeout=2400)
+        print(r.stdout[-3000:])
+        self.assertEqual(r.returncode, 0, (r.stdout + r.stderr)[-6000:])
+        self.assertRegex(r.stdout, r"(?m)^\d+ passed, 0 failed$")
+
+
+if __name__ == "__main__":
+    unittest.main()
