@@ -14,13 +14,13 @@ int main(int argc, char **argv) {
     try {
         return relay::cli::dispatch(argc, argv);
     } catch (const relay::Fatal &e) {
-        relay::log::error(std::string("fatal: ") + e.what());
+        relay::log::fatal(e.what());
         return relay::to_sysexit(e.code());
     } catch (const std::bad_alloc &) {
-        relay::log::error("fatal: out of memory");
+        relay::log::fatal("out of memory");
         return relay::to_sysexit(relay::Exit::TempFail);
     } catch (const std::exception &e) {
-        relay::log::error(std::string("fatal: internal error: ") + e.what());
+        relay::log::fatal(std::string("internal error: ") + e.what());
         return relay::to_sysexit(relay::Exit::Software);
     }
 }

@@ -57,6 +57,7 @@ const std::string &program_name() { return g_name; }
 void info(std::string_view text) { emit(LOG_INFO, "", text); }
 void warning(std::string_view text) { emit(LOG_WARNING, "warning: ", text); }
 void error(std::string_view text) { emit(LOG_ERR, "error: ", text); }
+void fatal(std::string_view text) { emit(LOG_CRIT, "fatal: ", text); }
 void debug(std::string_view text) {
     if (g_verbose) emit(LOG_DEBUG, "", text);
 }

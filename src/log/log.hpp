@@ -27,6 +27,7 @@ void set_sink(Sink sink);
 void info(std::string_view text);
 void warning(std::string_view text);
 void error(std::string_view text);
+void fatal(std::string_view text);  // "fatal: TEXT": the invocation gives up
 void debug(std::string_view text);  // only with -v
 
 // The name used for stderr messages ("sendmail", "mailq", "relay").

@@ -42,7 +42,9 @@ bool AddressContext::user_keys_apply(std::string_view domain) const {
 std::string AddressContext::qualify(std::string_view addr) const {
     if (addr.empty()) return {};
     auto a = split_at(addr);
-    if (!a.has_at) {
+    // "root@" (systemd-email's From: under dash) has no domain either:
+    // Postfix drops the empty domain and qualifies what is left.
+    if (!a.has_at || (a.domain.empty() && addr.back() == '@')) {
         if (!cfg_.rewrite.append_at_myorigin || cfg_.myorigin.empty()) return std::string(addr);
         return a.local + "@" + cfg_.myorigin;
     }

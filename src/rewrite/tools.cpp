@@ -83,7 +83,9 @@ int address_test(const config::Config &cfg, const std::string &address, AddressR
                 << (s.to.empty() ? "(nothing)" : s.to) << "\n";
         });
         if (role == AddressRole::Sender) {
-            out << "result: <" << p.sender(address) << ">\n";
+            // The trace prints as the rewriting runs: compute first.
+            std::string result = p.sender(address);
+            out << "result: <" << result << ">\n";
         } else {
             auto list = p.recipient(address);
             if (list.empty()) out << "result: (no recipients)\n";
