@@ -1,20 +1,28 @@
 #include "cli/delivery_hook.hpp"
 
+#include <unistd.h>
+
 #include "log/log.hpp"
 #include "smtp/flush.hpp"
 
 namespace relay::cli {
 
-int deliver_queue(const config::Config &cfg, queue::FsQueue &q, const Options &opt) {
-    if (cfg.smtp.relayhost.empty()) {
+DeliveryResult deliver_queue(const config::Config &cfg, queue::FsQueue &q, const Options &opt,
+                             const volatile std::sig_atomic_t *stop) {
+    DeliveryResult res;
+    if (cfg.smtp.relayhost.empty() && cfg.smtp.sender_dependent_relayhost_maps.empty()) {
         if (!q.list().empty()) log::warning("no relayhost configured: mail stays queued");
-        return 0;
+        return res;
     }
     smtp::FlushOptions fo;
     fo.now = opt.flush_now;
     fo.verbose = opt.verbose;
+    fo.progress = !opt.verbose && !opt.quiet && isatty(2);
+    fo.stop = stop;
     smtp::FlushReport rep = smtp::flush(cfg, q, fo);
-    return to_sysexit(rep.exit_status());
+    res.status = to_sysexit(rep.exit_status());
+    res.next_due = rep.next_due;
+    return res;
 }
 
 }  // namespace relay::cli

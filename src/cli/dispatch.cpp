@@ -70,6 +70,9 @@ int run_mode(const Options &opt, const std::string &name) {
         else if (opt.verbose) log::set_sink(log::Sink::Both);
         else log::set_sink(log::Sink::Syslog);
         return run_flush(ctx, opt);
+    case Mode::Daemon:
+        log::set_sink(opt.verbose || isatty(2) ? log::Sink::Both : log::Sink::Syslog);
+        return run_daemon(ctx, opt);
     case Mode::InitSpool: return run_init_spool(ctx);
     case Mode::Aliases: return run_newaliases(ctx);
     case Mode::Verify: return run_verify(ctx, opt);

@@ -75,6 +75,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
             else if (name == "version") o.mode = Mode::Version;
             else if (!relay_name) return fail("unknown option -- " + a);
             else if (name == "flush") o.mode = Mode::Flush;
+            else if (name == "daemon") o.mode = Mode::Daemon;
             else if (name == "now") o.flush_now = true;
             else if (name == "json") o.json = true;
             else if (name == "quiet") o.quiet = true;
@@ -258,6 +259,8 @@ Recipients may be comma-separated lists ("a@example.net,b@example.net").
 R"(
 relay's own options and commands:
   --flush [--now]   pick up new mail and send every message that is due
+  --daemon          stay in the foreground; flush whenever mail is submitted
+                    (SPOOL/trigger) or a deferred message is due
   --init-spool      create the spool directories with their owners and modes
   --config FILE     same as -C
   --version, --help

@@ -33,6 +33,7 @@ enum class Mode {
     Version,    // relay --version
     Help,       // relay --help
     InitSpool,  // relay --init-spool
+    Daemon,     // relay --daemon: flush on every trigger and when mail is due
 };
 
 struct Options {

@@ -220,6 +220,8 @@ std::vector<Key> smtp_keys(Config &c) {
         STR(c.smtp, oauth2_ca_file),
         STR(c.smtp, oauth2_scope),
         STR(c.smtp, sender_dependent_relayhost_maps),
+        BOOL(c.smtp, sender_dependent_authentication),
+        STR(c.smtp, notify_recipient),
         DUR(c.smtp, connect_timeout),
         DUR(c.smtp, command_timeout),
         DUR(c.smtp, data_timeout),

@@ -94,7 +94,9 @@ struct SmtpConfig {
     std::string oauth2_refresh_token_file;
     std::string oauth2_ca_file;            // CA bundle for the token endpoint; default: system
     std::string oauth2_scope;              // optional "scope" for the token request
-    std::string sender_dependent_relayhost_maps;
+    std::string sender_dependent_relayhost_maps;  // sender -> relayhost (route.hpp)
+    bool sender_dependent_authentication = false; // sasl_password_maps by sender first
+    std::string notify_recipient;          // admin notices of configuration failures; "" = off
     Seconds connect_timeout{30};
     Seconds command_timeout{300};
     Seconds data_timeout{600};

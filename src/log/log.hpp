@@ -30,6 +30,16 @@ void error(std::string_view text);
 void fatal(std::string_view text);  // "fatal: TEXT": the invocation gives up
 void debug(std::string_view text);  // only with -v
 
+// A transient status line at the bottom of a terminal ("relay: sending
+// 120/1000 ..."): log lines written while it shows go above it and it is
+// redrawn under them, in the same write. "" clears it. Only for stderr on
+// a terminal; the caller decides that. Thread-safe, like every function
+// that logs.
+void set_status(std::string_view text);
+// With false, info and debug lines no longer go to stderr (syslog still
+// gets them); warnings and errors always do.
+void set_stderr_info(bool on);
+
 // The name used for stderr messages ("sendmail", "mailq", "relay").
 const std::string &program_name();
 

@@ -1,6 +1,7 @@
 #include "queue/bounce.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 #include "message/header.hpp"
 #include "queue/id.hpp"
@@ -12,6 +13,23 @@ namespace {
 bool wants_failure_notice(const Recipient &r) {
     if (r.notify.empty()) return true;  // default: failures are reported
     return r.notify.find("FAILURE") != std::string::npos;
+}
+
+bool wants_delay_notice(const Recipient &r) {
+    if (r.notify.empty()) return true;  // default: delays are reported (as Postfix does)
+    return r.notify.find("DELAY") != std::string::npos;
+}
+
+enum class Kind { Failed, Delayed };
+
+bool wanted(Kind kind, const Recipient &r) {
+    return kind == Kind::Failed ? wants_failure_notice(r) : wants_delay_notice(r);
+}
+
+std::string hours(int64_t seconds) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1f", static_cast<double>(seconds) / 3600.0);
+    return buf;
 }
 
 bool is_smtp_reply(const std::string &s) {
@@ -40,6 +58,29 @@ std::string server_reply(const std::string &reason) {
 
 }  // namespace
 
+bool want_delay_warning(const Envelope &env, const std::vector<Failure> &delayed) {
+    if (env.is_bounce() || env.warned) return false;
+    for (auto &f : delayed)
+        if (wants_delay_notice(f.rcpt)) return true;
+    return false;
+}
+
+std::string dsn_delay_status(const std::string &full_reason) {
+    const std::string reason = server_reply(full_reason);
+    if (is_smtp_reply(reason) && reason.size() > 4) {
+        size_t i = 4, start = 4;
+        int dots = 0;
+        while (i < reason.size() && (std::isdigit(static_cast<unsigned char>(reason[i])) || reason[i] == '.')) {
+            dots += reason[i] == '.';
+            ++i;
+        }
+        std::string code = reason.substr(start, i - start);
+        if (dots == 2 && code.size() <= 11 && (code[0] == '4' || code[0] == '5'))
+            return "4" + code.substr(1);  // still being retried: 4.x.x
+    }
+    return "4.0.0";
+}
+
 bool want_bounce(const Envelope &env, const std::vector<Failure> &failures) {
     if (env.is_bounce()) return false;
     for (auto &f : failures)
@@ -67,8 +108,10 @@ std::string dsn_status(const std::string &full_reason) {
     return "5.0.0";
 }
 
-Bounce make_bounce(const config::Config &cfg, const Envelope &env,
-                   const std::vector<Failure> &failures, std::string_view original) {
+namespace {
+
+Bounce make_report(const config::Config &cfg, const Envelope &env,
+                   const std::vector<Failure> &failures, std::string_view original, Kind kind) {
     Bounce b;
     Envelope &e = b.envelope;
     e.id = make_id();
@@ -88,7 +131,8 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
     message::Message m;
     m.add("From", "MAILER-DAEMON@" + host + " (Mail Delivery System)");
     m.add("To", env.sender);
-    m.add("Subject", "Undelivered Mail Returned to Sender");
+    m.add("Subject", kind == Kind::Failed ? "Undelivered Mail Returned to Sender"
+                                           : "Delayed Mail (still being retried)");
     m.add("Date", message::rfc5322_date(e.arrival));
     m.add("Message-ID", message::make_message_id(e.id, host));
     m.add("Auto-Submitted", "auto-replied");
@@ -100,7 +144,15 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
     body += "--" + boundary + "\n";
     body += "Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n";
     body += "This is the mail system at host " + host + ".\n\n";
-    body += expired_only
+    const int64_t lifetime = cfg.queue.maximal_queue_lifetime.count();
+    const int64_t age = id_time(e.id) - env.arrival;
+    if (kind == Kind::Delayed)
+        body += "####################################################################\n"
+                "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
+                "####################################################################\n\n"
+                "Your message could not be delivered for " + hours(age) + " hours.\n"
+                "It will be retried until it is " + hours(lifetime) + " hours old.\n";
+    else body += expired_only
                 ? "Your message could not be delivered for " +
                       std::to_string(cfg.queue.maximal_queue_lifetime.count() / 3600) +
                       " hours and has been given up.\n"
@@ -109,7 +161,7 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
     body += "\nFor further assistance, please contact the administrator of " + host +
             ".\n\n                   The mail system\n\n";
     for (auto &f : failures) {
-        if (!wants_failure_notice(f.rcpt)) continue;
+        if (!wanted(kind, f.rcpt)) continue;
         body += "<" + field(f.rcpt.address) + ">";
         if (!f.rcpt.orig.empty() && f.rcpt.orig != f.rcpt.address)
             body += " (expanded from <" + field(f.rcpt.orig) + ">)";
@@ -122,11 +174,14 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
     body += "X-Relay-Sender: rfc822; " + field(env.sender) + "\n";
     body += "Arrival-Date: " + message::rfc5322_date(env.arrival) + "\n";
     for (auto &f : failures) {
-        if (!wants_failure_notice(f.rcpt)) continue;
+        if (!wanted(kind, f.rcpt)) continue;
         body += "\nFinal-Recipient: rfc822; " + field(f.rcpt.address) + "\n";
         if (!f.rcpt.orig.empty() && f.rcpt.orig != f.rcpt.address)
             body += "Original-Recipient: rfc822; " + field(f.rcpt.orig) + "\n";
-        body += "Action: failed\nStatus: " + dsn_status(f.reason) + "\n";
+        if (kind == Kind::Failed)
+            body += "Action: failed\nStatus: " + dsn_status(f.reason) + "\n";
+        else
+            body += "Action: delayed\nStatus: " + dsn_delay_status(f.reason) + "\n";
         if (!f.remote.empty()) {
             std::string h = f.remote.substr(0, f.remote.find('['));
             body += "Remote-MTA: dns; " + field(h) + "\n";
@@ -134,12 +189,16 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
         if (std::string reply = server_reply(f.reason); is_smtp_reply(reply))
             body += "Diagnostic-Code: smtp; " + field(reply) + "\n";
         else body += "Diagnostic-Code: X-Relay; " + field(f.reason) + "\n";
+        if (kind == Kind::Delayed)
+            body += "Will-Retry-Until: " + message::rfc5322_date(env.arrival + lifetime) + "\n";
     }
     body += "\n--" + boundary + "\n";
-    bool headers_only = env.ret == "HDRS" || original.size() > bounce_size_limit;
+    bool headers_only = kind == Kind::Delayed || env.ret == "HDRS" || original.size() > bounce_size_limit;
     if (headers_only) {
         auto orig = message::Message::parse(original);
-        body += "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n";
+        body += kind == Kind::Failed ? "Content-Description: Undelivered Message Headers\n"
+                                     : "Content-Description: Delayed Message Headers\n";
+        body += "Content-Type: text/rfc822-headers\n\n";
         for (auto &h : orig.headers()) body += h.raw;
     } else {
         body += "Content-Description: Undelivered Message\nContent-Type: message/rfc822\n\n";
@@ -156,6 +215,18 @@ Bounce make_bounce(const config::Config &cfg, const Envelope &env,
             break;
         }
     return b;
+}
+
+}  // namespace
+
+Bounce make_bounce(const config::Config &cfg, const Envelope &env,
+                   const std::vector<Failure> &failures, std::string_view original) {
+    return make_report(cfg, env, failures, original, Kind::Failed);
+}
+
+Bounce make_delay_warning(const config::Config &cfg, const Envelope &env,
+                          const std::vector<Failure> &delayed, std::string_view original) {
+    return make_report(cfg, env, delayed, original, Kind::Delayed);
 }
 
 }  // namespace relay::queue

@@ -22,6 +22,15 @@
 // The caller commits the notification before it records the recipients as
 // bounced: a crash between the two sends the notification twice, never
 // zero times.
+//
+// Delay warnings (delay_warning_time, Postfix's parameter): once a message
+// has waited that long, make_delay_warning() builds ONE notice for the
+// recipients still deferred: the same report with Action: delayed, a 4.x.x
+// Status, Will-Retry-Until (arrival + maximal_queue_lifetime), "THIS IS A
+// WARNING ONLY" in the text and only the original's headers attached.
+// want_delay_warning() is false for a bounce (never to the null sender),
+// for a message already warned (envelope "warned"), and when no such
+// recipient asked for it: NOTIFY must name DELAY or be the default.
 #pragma once
 
 #include <string>
@@ -52,6 +61,17 @@ struct Bounce {
 };
 Bounce make_bounce(const config::Config &cfg, const Envelope &env,
                    const std::vector<Failure> &failures, std::string_view original);
+
+// True when DELAYED (recipients still deferred) warrant a delay warning.
+bool want_delay_warning(const Envelope &env, const std::vector<Failure> &delayed);
+
+// The warning for DELAYED: Action: delayed, the original's headers only.
+Bounce make_delay_warning(const config::Config &cfg, const Envelope &env,
+                          const std::vector<Failure> &delayed, std::string_view original);
+
+// "4.3.0" from "451 4.3.0 ..." (a 5.x.x reply becomes 4.x.x: still retried),
+// else 4.0.0.
+std::string dsn_delay_status(const std::string &reason);
 
 // The RFC 3463 status for a reason: "5.1.1" from "550 5.1.1 ...", else
 // 5.0.0 for a 5xx reply and 4.4.7 for an expired message.

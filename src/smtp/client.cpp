@@ -1,6 +1,7 @@
 #include "smtp/client.hpp"
 
 #include <cstring>
+#include <mutex>
 
 #include "log/log.hpp"
 #include "smtp/credentials.hpp"
@@ -24,6 +25,10 @@ struct RelayState {
     bool dead_config = false;
     std::string dead_reason;
 };
+
+// Credential sources may run commands and write the OAuth2 token cache:
+// one thread at a time.
+std::mutex credentials_lock;
 
 const char *const known_mechanisms[] = {"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "XOAUTH2",
                                         "OAUTHBEARER", "EXTERNAL", "NTLM", "GSSAPI"};
@@ -57,6 +62,7 @@ struct Client::Impl {
     config::SmtpConfig cfg;
     std::string helo_name;
     std::vector<RelayState> relays;
+    std::string sasl_key;     // sender-dependent password map key (route.hpp)
     std::string setup_error;  // non-empty: nothing can be delivered
     const CurlApi *api = nullptr;
     EasyPtr easy;
@@ -96,7 +102,8 @@ Result<void> Client::Impl::configure(int index) {
     if (configured_for == index) return {};
     RelayState &rs = relays[static_cast<size_t>(index)];
     if (!rs.creds_loaded) {
-        auto c = load_credentials(cfg, rs.relay);
+        std::lock_guard<std::mutex> hold(credentials_lock);
+        auto c = load_credentials(cfg, rs.relay, sasl_key);
         if (!c) return c.error();
         rs.creds = std::move(*c);
         if (rs.creds.bearer.empty() && !cfg.oauth2_token_endpoint.empty()) {
@@ -194,7 +201,7 @@ void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<siz
     SlistPtr rcpts;
     for (size_t idx : sent)
         if (!slist_append(rcpts, job.recipients[idx].c_str())) throw std::bad_alloc();
-    MessageReader reader(job.message_fd);
+    MessageReader reader(job.message_fd, job.header_filter);
     bool last_on_conn = on_conn + 1 >= cfg.max_messages_per_connection;
     opt(CURLOPT_MAIL_FROM, job.sender.c_str(), "MAIL_FROM");
     opt_ptr(CURLOPT_MAIL_RCPT, rcpts.get(), "MAIL_RCPT");
@@ -223,6 +230,10 @@ void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<siz
     ++on_conn;
     if (last_on_conn || rc != CURLE_OK) on_conn = 0;  // curl closed it
     d.folded = d.folded || reader.folded();
+    if (reader.header_unfiltered())
+        log::warning(job.id + ": header section larger than " +
+                     std::to_string(MessageReader::max_header_section) +
+                     " octets: smtp_generic_maps not applied to it");
 
     Peer peer{rs.relay.host, ip && *ip ? ip : transcript.tried_ip(),
               port ? static_cast<unsigned>(port) : rs.relay.port};
@@ -366,13 +377,20 @@ Delivery Client::Impl::send(const Job &job) {
     return d;
 }
 
-Client::Client(const config::Config &cfg) : impl_(std::make_unique<Impl>()) {
+Client::Client(const config::Config &cfg) : Client(cfg, Route{cfg.smtp.relayhost, "", false}) {}
+
+Client::Client(const config::Config &cfg, const Route &route) : impl_(std::make_unique<Impl>()) {
     Impl &m = *impl_;
     m.full = cfg;
     m.cfg = cfg.smtp;
+    m.sasl_key = route.sasl_key;
     m.helo_name = cfg.smtp.helo_name.empty() ? cfg.myhostname : cfg.smtp.helo_name;
     if (m.helo_name.empty()) m.helo_name = "localhost";
-    auto relays = parse_relayhosts(cfg.smtp.relayhost, cfg.smtp.tls);
+    if (route.relayhost.empty()) {
+        m.setup_error = "no relayhost";
+        return;
+    }
+    auto relays = parse_relayhosts(route.relayhost, cfg.smtp.tls);
     if (!relays) {
         m.setup_error = relays.error().message;
         return;

@@ -14,6 +14,12 @@
 // replies are matched to the commands (transcript.hpp) and every outcome is
 // decided by policy.hpp's decide(): this file observes, it never decides.
 //
+// Routes (route.hpp): a Client serves one route, the relay list and the
+// account chosen for a group of senders; the flush keeps one Client per
+// route and thread, so mail of two accounts never shares a connection.
+// Clients are independent: each owns its easy handle, and one thread at a
+// time may use a Client (max_connections threads run one each).
+//
 // Relays are tried in configuration order. A failure before the mail
 // transaction starts (connect, greeting, TLS, EHLO, AUTH) moves on to the
 // next relay for the same message; any failure with connection scope
@@ -55,7 +61,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "smtp/message_reader.hpp"
 #include "smtp/policy.hpp"
+#include "smtp/route.hpp"
 
 namespace relay::smtp {
 
@@ -68,6 +76,8 @@ struct Job {
     bool eight_bit = false;
     std::string ret, envid;               // DSN (not transmitted: see the header)
     std::vector<std::string> notify;
+    // Rewrites the header section on the wire (smtp_generic_maps); empty = none.
+    MessageReader::HeaderFilter header_filter;
 };
 
 struct RecipientOutcome {
@@ -85,7 +95,10 @@ struct Delivery {
 
 class Client {
 public:
+    // Delivers to [smtp] relayhost with the relay's own account.
     explicit Client(const config::Config &cfg);
+    // Delivers along ROUTE: its relay list, and its sender account if any.
+    Client(const config::Config &cfg, const Route &route);
     ~Client();
     Client(const Client &) = delete;
     Client &operator=(const Client &) = delete;

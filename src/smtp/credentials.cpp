@@ -171,9 +171,25 @@ bool lookup_sasl_password(std::string_view text, const std::string &name, const 
     // Keys in Postfix's order: as written in relayhost, then [host]:port,
     // then the host name alone.
     std::string bracket = "[" + relay.host + "]:" + std::to_string(relay.port);
-    std::vector<std::string> keys{util::to_lower(relay.spec), bracket, relay.host};
+    std::vector<std::string> keys{util::to_lower(relay.spec), util::to_lower(bracket),
+                                  util::to_lower(relay.host)};
     if (relay.ipv6) keys.push_back("[ipv6:" + relay.host + "]:" + std::to_string(relay.port));
+    return lookup_sasl_keys(text, name, keys, user, password);
+}
 
+std::vector<std::string> sender_sasl_keys(std::string_view sender) {
+    std::vector<std::string> keys;
+    if (sender.empty()) return keys;  // the null sender: by relay only (Postfix)
+    keys.push_back(util::to_lower(sender));
+    auto at = sender.rfind('@');
+    if (at != std::string_view::npos && at + 1 < sender.size())
+        keys.push_back("@" + util::to_lower(sender.substr(at + 1)));
+    return keys;
+}
+
+bool lookup_sasl_keys(std::string_view text, const std::string &name,
+                      const std::vector<std::string> &keys, std::string &user,
+                      Secret &password, std::string *matched) {
     int best = -1;
     std::string_view best_value;
     size_t lineno = 0, pos = 0;
@@ -200,6 +216,7 @@ bool lookup_sasl_password(std::string_view text, const std::string &name, const 
         }
     }
     if (best < 0) return false;
+    if (matched) *matched = keys[static_cast<size_t>(best)];
     size_t colon = best_value.find(':');
     std::string_view u = colon == std::string_view::npos ? best_value : best_value.substr(0, colon);
     std::string_view p = colon == std::string_view::npos ? std::string_view{}
@@ -212,12 +229,20 @@ bool lookup_sasl_password(std::string_view text, const std::string &name, const 
     return true;
 }
 
-Result<Credentials> load_credentials(const config::SmtpConfig &cfg, const Relay &relay) {
+std::string sasl_password_path(const config::SmtpConfig &cfg) {
+    return std::string(strip_map_type(cfg.sasl_password_maps));
+}
+
+Result<Credentials> load_credentials(const config::SmtpConfig &cfg, const Relay &relay,
+                                     std::string_view sender_key) {
     Credentials c;
     if (!cfg.sasl_password_maps.empty()) {
-        std::string path(strip_map_type(cfg.sasl_password_maps));
+        std::string path = sasl_password_path(cfg);
         auto text = read_secret_file(path, "sasl_password_maps");
         if (!text) return text.error();
+        if (!sender_key.empty() &&
+            lookup_sasl_keys(text->str(), path, {std::string(sender_key)}, c.username, c.password))
+            return c;
         if (lookup_sasl_password(text->str(), path, relay, c.username, c.password)) return c;
         // No entry for this relay: Postfix then sends without AUTH; so do we,
         // unless another source is configured below.

@@ -10,6 +10,12 @@
 //                        "btree:", "lmdb:", "cdb:" or "texthash:" prefix is
 //                        accepted and the text file itself is read (the one
 //                        postmap(1) compiles; relay never reads .db files).
+//                        With [smtp] sender_dependent_authentication = true
+//                        (Postfix smtp_sender_dependent_authentication) the
+//                        envelope sender is looked up first: the full
+//                        address, then @domain; the null sender never is.
+//                        route.hpp finds the key, and mail from senders with
+//                        different accounts never shares a connection.
 //   password_file        the first line of a file, with username from the config.
 //   password_command     the first line of a command's standard output. The
 //                        command is the admin's configuration text, run with
@@ -28,6 +34,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "smtp/relayhost.hpp"
@@ -64,8 +71,24 @@ struct Credentials {
 };
 
 // Gathers the credentials for RELAY from CFG. No credentials configured
-// is not an error (an empty Credentials: no AUTH).
-Result<Credentials> load_credentials(const config::SmtpConfig &cfg, const Relay &relay);
+// is not an error (an empty Credentials: no AUTH). SENDER_KEY, when not
+// empty, is a sasl_password_maps key found for the sender (route.hpp): it
+// wins over the relay's entries.
+Result<Credentials> load_credentials(const config::SmtpConfig &cfg, const Relay &relay,
+                                     std::string_view sender_key = {});
+
+// The file sasl_password_maps names, without its "hash:" (etc.) prefix.
+std::string sasl_password_path(const config::SmtpConfig &cfg);
+
+// The sender keys of a sasl_password_maps lookup: "user@domain" and
+// "@domain", lower case; none for the null sender.
+std::vector<std::string> sender_sasl_keys(std::string_view sender);
+
+// Looks up KEYS (lower case) in the text of a password map: the entry for
+// the earliest key in KEYS wins. MATCHED, when given, gets that key.
+bool lookup_sasl_keys(std::string_view text, const std::string &name,
+                      const std::vector<std::string> &keys, std::string &user,
+                      Secret &password, std::string *matched = nullptr);
 
 // Reads a whole secret file after the ownership/mode checks; WHAT names
 // the config key for messages ("password_file").

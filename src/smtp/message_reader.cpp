@@ -29,6 +29,11 @@ void MessageReader::put(char c) {
 // Reads and converts one chunk; false at the end of the file or on error.
 bool MessageReader::fill() {
     if (eof_) return false;
+    if (filter_ && !filtered_) {
+        filtered_ = true;
+        if (!filter_headers()) return false;
+        if (out_.size() > out_pos_) return true;
+    }
     char buf[64 * 1024];
     ssize_t n;
     do {
@@ -48,7 +53,12 @@ bool MessageReader::fill() {
         return !out_.empty();
     }
     offset_ += static_cast<uint64_t>(n);
-    for (ssize_t i = 0; i < n; ++i) {
+    convert(buf, static_cast<size_t>(n));
+    return true;
+}
+
+void MessageReader::convert(const char *buf, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
         char c = buf[i];
         if (c == '\n') {
             put_line_end();  // LF, or the LF of a CRLF
@@ -64,6 +74,55 @@ bool MessageReader::fill() {
             put(c);
         }
     }
+}
+
+namespace {
+
+// Where the header section of TEXT ends: just after its empty line, or
+// npos when TEXT holds no empty line yet.
+size_t header_end(std::string_view text) {
+    if (text.starts_with("\n")) return 1;
+    if (text.starts_with("\r\n")) return 2;
+    size_t lf = text.find("\n\n");
+    size_t crlf = text.find("\n\r\n");
+    if (lf == std::string_view::npos && crlf == std::string_view::npos) return std::string_view::npos;
+    if (crlf == std::string_view::npos || (lf != std::string_view::npos && lf < crlf)) return lf + 2;
+    return crlf + 3;
+}
+
+}  // namespace
+
+bool MessageReader::filter_headers() {
+    std::string head;
+    size_t end = std::string::npos;
+    bool at_eof = false;
+    char buf[64 * 1024];
+    while (end == std::string::npos && head.size() <= max_header_section) {
+        ssize_t n;
+        do {
+            n = ::pread(fd_, buf, sizeof buf, static_cast<off_t>(head.size()));
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            errno_ = errno;
+            return false;
+        }
+        if (n == 0) {
+            at_eof = true;
+            break;
+        }
+        head.append(buf, static_cast<size_t>(n));
+        end = header_end(head);
+    }
+    if (end == std::string::npos) {
+        if (!at_eof) {
+            unfiltered_ = true;  // absurdly large: sent as it is
+            return true;
+        }
+        end = head.size();  // headers only, no body
+    }
+    std::string out = filter_(std::string_view(head).substr(0, end));
+    convert(out.data(), out.size());
+    offset_ = end;
     return true;
 }
 

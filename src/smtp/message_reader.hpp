@@ -14,6 +14,13 @@
 //     starts with a space, keeping it one folded header) and folded() says
 //     so, for a warning in the log.
 //
+// With a header filter (smtp_generic_maps, generic.hpp) the header section
+// is read first, up to and including the empty line that ends it (at most
+// max_header_section octets; a larger one is sent unfiltered, with
+// header_unfiltered() set for a warning), handed to the filter, and its
+// result goes out in place of the original; the body is then streamed as
+// above. The queue file itself is never changed.
+//
 // Dot-stuffing is NOT done here: libcurl does it for SMTP uploads (every
 // "CRLF." becomes "CRLF..", the first line included, and it appends the
 // final "." line); doing it twice would corrupt the message.
@@ -21,15 +28,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace relay::smtp {
 
 class MessageReader {
 public:
     static constexpr size_t max_line = 998;
+    static constexpr size_t max_header_section = 1024 * 1024;
 
-    explicit MessageReader(int fd) : fd_(fd) {}
+    // Rewrites a header section (LF line ends, the empty line included).
+    using HeaderFilter = std::function<std::string(std::string_view)>;
+
+    explicit MessageReader(int fd, HeaderFilter filter = {})
+        : fd_(fd), filter_(std::move(filter)) {}
 
     // Fills up to N bytes into BUF; returns the count, 0 at the end, or -1
     // on a read error (error() has the errno).
@@ -37,14 +51,20 @@ public:
 
     int error() const { return errno_; }
     bool folded() const { return folded_; }
+    bool header_unfiltered() const { return unfiltered_; }
     uint64_t bytes_in() const { return offset_; }
 
 private:
     bool fill();
+    bool filter_headers();
+    void convert(const char *p, size_t n);
     void put_line_end();
     void put(char c);
 
     int fd_;
+    HeaderFilter filter_;
+    bool filtered_ = false;
+    bool unfiltered_ = false;
     uint64_t offset_ = 0;
     bool eof_ = false;
     int errno_ = 0;

@@ -1,0 +1,65 @@
+// flush_internal.hpp - what flush.cpp shares with flush_entry.cpp (internal
+// to src/smtp).
+//
+// One RunState per flush() call, shared by its delivery threads. Each
+// thread works on distinct queue entries (an entry is handed out exactly
+// once), so the per-entry queue operations need no lock; the few shared
+// things (notifications queued during the run, progress) are guarded by
+// RunState::lock.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "queue/envelope.hpp"
+#include "queue/queue_fs.hpp"
+#include "smtp/client.hpp"
+#include "smtp/flush.hpp"
+#include "smtp/generic.hpp"
+
+namespace relay::smtp {
+
+struct Item {
+    std::string id;
+    queue::Envelope env;
+};
+
+struct RunState {
+    RunState(const config::Config &c, queue::FsQueue &queue, const FlushOptions &o,
+             const GenericMaps &g)
+        : cfg(c), q(queue), opt(o), generic(g) {}
+
+    const config::Config &cfg;
+    queue::FsQueue &q;
+    const FlushOptions &opt;
+    const GenericMaps &generic;
+
+    std::mutex lock;
+    std::vector<std::string> new_ids;  // notifications queued during the run: sent in it too
+
+    bool stopping() const { return opt.stop && *opt.stop; }
+
+    // The progress line (FlushOptions::progress, more than kProgressOver due).
+    bool progress = false;
+    unsigned total = 0;  // messages to send so far in the run (grows with each round)
+    std::atomic<unsigned> done{0};
+    double last_draw = 0;  // under lock
+    void tick();
+};
+
+inline constexpr unsigned kProgressOver = 50;
+
+double real_now();
+std::string format_delay(double seconds);
+
+// Sends ITEM's pending recipients over CLIENT and records every outcome
+// (log line, envelope, notifications, back-off or removal). Adds to REP.
+void deliver_entry(RunState &run, Client &client, Item &item, FlushReport &rep);
+
+// Adds PART's counts to REP (next_due is the earlier of the two).
+void merge_report(FlushReport &rep, const FlushReport &part);
+
+}  // namespace relay::smtp
