@@ -21,7 +21,6 @@ import base64
 import email
 import email.header
 import email.policy
-import json
 import os
 import shutil
 import subprocess
@@ -350,9 +349,9 @@ class RelayMail(MailxBase):
         self.assertEqual(msg.get_content(), "body\n")
 
     def test_E_with_empty_body_sends_nothing(self):
-        r = self.mail(["-E", "-s", "nothing to report", "a@example.com"], b"")
+        self.mail(["-E", "-s", "nothing to report", "a@example.com"], b"")
         self.assert_nothing_queued()
-        r = self.mail(["-E", "-s", "nothing to report", "a@example.com"], b"\n  \n")
+        self.mail(["-E", "-s", "nothing to report", "a@example.com"], b"\n  \n")
         self.assert_nothing_queued()
         self.sp.flush()
         self.assertEqual(self.peer.messages, [])
