@@ -86,7 +86,6 @@ Pipeline::Tables::Tables(const config::Config &cfg) : ctx(cfg) {
     load_list(r.recipient_canonical_maps, TableFormat::Map, recipient_canonical, warnings);
     load_list(r.virtual_alias_maps, TableFormat::Map, virtual_alias, warnings);
     load_list(r.alias_maps, TableFormat::Aliases, aliases, warnings);
-    load_list(r.smtp_generic_maps, TableFormat::Map, generic, warnings);
     auto &cc = r.canonical_classes;
     canon_env_from = has_class(cc, "envelope_sender");
     canon_env_rcpt = has_class(cc, "envelope_recipient");
@@ -101,7 +100,6 @@ Pipeline::Tables::Tables(const config::Config &cfg) : ctx(cfg) {
     prop_canonical = has_class(pe, "canonical");
     prop_virtual = has_class(pe, "virtual");
     prop_alias = has_class(pe, "alias");
-    prop_generic = has_class(pe, "generic");
     for (auto &list : r.masquerade_domains)
         for (auto &d : split_table_list(list)) masq_domains.push_back(util::to_lower(d));
     for (auto &list : r.masquerade_exceptions)
@@ -188,26 +186,13 @@ std::string Pipeline::masquerade(std::string addr) const {
     return addr;
 }
 
-// generic(5): one lookup, never repeated on its result.
-std::string Pipeline::generic(std::string addr) const {
-    auto &t = *tables_;
-    if (t.generic.empty() || addr.empty()) return addr;
-    auto m = t.ctx.find(t.generic, addr, t.prop_generic);
-    if (!m) return addr;
-    if (m->addresses.size() > 1) log::warning("multi-valued smtp_generic_maps entry for " + addr);
-    const std::string &next = m->addresses.front();
-    if (util::iequals(next, addr)) return addr;
-    step("smtp_generic_maps", m->table->spec(), m->line, addr, next);
-    return next;
-}
-
 std::string Pipeline::header_address(std::string_view addr, bool sender_class) const {
     auto &t = *tables_;
     std::string a = qualify(addr);
     if (a.empty()) return a;
     a = canonical(std::move(a), sender_class, true);
     if (sender_class ? t.masq_hdr_from : t.masq_hdr_rcpt) a = masquerade(std::move(a));
-    return generic(std::move(a));
+    return a;
 }
 
 std::string Pipeline::sender(std::string_view addr) const {
@@ -220,7 +205,7 @@ std::string Pipeline::sender(std::string_view addr) const {
         step("force_from", "", 0, a, cfg_.rewrite.force_from);
         a = cfg_.rewrite.force_from;
     }
-    return generic(std::move(a));
+    return a;
 }
 
 void Pipeline::expand_virtual(const std::string &addr, std::vector<std::string> &path,
@@ -353,15 +338,10 @@ std::vector<std::string> Pipeline::recipient(std::string_view addr) const {
     if (t.masq_env_rcpt) a = masquerade(std::move(a));
     std::vector<std::string> virt, path;
     expand_virtual(a, path, 0, virt, a);
-    std::vector<std::string> local;
+    std::vector<std::string> out;
     for (auto &v : virt) {
         std::vector<std::string> apath;
-        expand_aliases(v, apath, 0, local);
-    }
-    std::vector<std::string> out;
-    for (auto &l : local) {
-        std::string g = generic(l);
-        if (!contains_ci(out, g)) out.push_back(std::move(g));
+        expand_aliases(v, apath, 0, out);
     }
     return out;
 }

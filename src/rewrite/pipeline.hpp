@@ -17,14 +17,11 @@
 //      the From: header names it, keeping the author as display name
 //      ("root (Cron Daemon) via torres" <torres@example.net>) and adding
 //      the author's real address as Reply-To: when there is one.
-//   6. smtp_generic_maps (generic(5)): envelope sender, each recipient and
-//      every header address, one lookup, not repeated on its result.
-//      Postfix applies it in its SMTP client; relay sends every message to
-//      its smarthost, so applying it when the message is queued puts the
-//      same addresses on the wire (mailq and bounces show them rewritten).
-// Header addresses follow steps 1-3 and 6 for the header_* classes (From,
-// Sender, Reply-To, ... and To, Cc, Bcc, Resent-*); display names, comments
-// and groups stay as written.
+// Header addresses follow steps 1-3 for the header_* classes (From, Sender,
+// Reply-To, ... and To, Cc, Bcc, Resent-*); display names, comments and
+// groups stay as written.
+// smtp_generic_maps is not applied here: the SMTP client applies it when the
+// message is sent.
 //
 // A null client delivers nothing locally: alias targets that are files or
 // commands are dropped with a warning.
@@ -95,7 +92,6 @@ private:
 
     std::string canonical(std::string addr, bool sender, bool header) const;
     std::string masquerade(std::string addr) const;
-    std::string generic(std::string addr) const;
     void expand_virtual(const std::string &addr, std::vector<std::string> &path, unsigned depth,
                         std::vector<std::string> &out, const std::string &original) const;
     void expand_aliases(const std::string &addr, std::vector<std::string> &path, unsigned depth,

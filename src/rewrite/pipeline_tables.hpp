@@ -19,11 +19,11 @@ struct Pipeline::Tables {
     explicit Tables(const config::Config &cfg);
 
     AddressContext ctx;
-    TableList canonical, sender_canonical, recipient_canonical, virtual_alias, aliases, generic;
+    TableList canonical, sender_canonical, recipient_canonical, virtual_alias, aliases;
     std::vector<std::string> warnings;
     bool canon_env_from = false, canon_env_rcpt = false, canon_hdr_from = false, canon_hdr_rcpt = false;
     bool masq_env_from = false, masq_env_rcpt = false, masq_hdr_from = false, masq_hdr_rcpt = false;
-    bool prop_canonical = false, prop_virtual = false, prop_alias = false, prop_generic = false;
+    bool prop_canonical = false, prop_virtual = false, prop_alias = false;
     std::vector<std::string> masq_domains;     // lower case, "!" kept
     std::vector<std::string> masq_exceptions;  // lower case user names
 };

@@ -210,37 +210,3 @@ TEST_F(PipelineTest, TraceNamesTableAndLine) {
 }
 
 }  // namespace
-
-TEST(PipelineGeneric, OnceForSenderRecipientsAndHeaders) {
-    auto dir = fs::temp_directory_path() / ("relay-rw-generic-" + std::to_string(getpid()));
-    fs::create_directories(dir);
-    auto path = (dir / "generic").string();
-    // Seed 003's table plus an entry that would chain if generic repeated.
-    std::ofstream(path) << "root@server user@example.com\nuser@server user@example.com\n"
-                           "user@example.com chained@example.org\n";
-    relay::config::Config cfg;
-    cfg.myhostname = "server";
-    cfg.mydomain = "server";
-    cfg.myorigin = "server";
-    cfg.rewrite.alias_maps.clear();
-    cfg.rewrite.smtp_generic_maps = {"hash:" + path};
-    cfg.rewrite.recipient_delimiter = "+";
-    {
-        Pipeline p(cfg);
-        EXPECT_EQ(p.sender("user"), "user@example.com");
-        EXPECT_EQ(p.sender("root@server"), "user@example.com");
-        EXPECT_EQ(p.sender("bob@example.org"), "bob@example.org");
-        // root and user both become user@example.com: one recipient each call.
-        EXPECT_EQ(p.recipient("root"), V{"user@example.com"});
-        EXPECT_EQ(p.recipient("user+tag"), V{"user@example.com"});  // no propagation by default
-        EXPECT_EQ(p.header_address("user", false), "user@example.com");
-        EXPECT_EQ(p.header_address("user", true), "user@example.com");
-        EXPECT_EQ(p.header_address("www-data", false), "www-data@server");
-    }
-    cfg.rewrite.propagate_unmatched_extensions = {"canonical", "virtual", "generic"};
-    {
-        Pipeline p(cfg);
-        EXPECT_EQ(p.recipient("user+tag"), V{"user+tag@example.com"});
-    }
-    fs::remove_all(dir);
-}
