@@ -417,6 +417,16 @@ class Envelope(SpoolTest):
         self.assertEqual(e.envelope.sender, "daemon@" + rt.MYORIGIN)
         self.assertEqual(e.header("From"), "daemon@" + rt.MYORIGIN)
 
+    def test_empty_domain_is_dropped_then_qualified(self):
+        # "user@" (systemd's "root@" From:): the empty domain goes and the
+        # address is qualified like a bare name (src/message/address.hpp;
+        # Postfix does the same), in the envelope and in the headers.
+        e = self.submit(["-f", "root@", "bob@"], b"To: carol@\nSubject: x\n\nb\n")
+        self.assertEqual(e.envelope.sender, "root@" + rt.MYORIGIN)
+        self.assertEqual(e.envelope.recipients(), ["bob@" + rt.MYORIGIN])
+        self.assertEqual(e.headers("To"), ["carol@" + rt.MYORIGIN])
+        self.assertEqual(e.headers("From"), ["root@" + rt.MYORIGIN])
+
     def test_fullname_in_added_from(self):
         e = self.submit(["-F", 'Cron "Daemon"', "-f", "cron", "root"], b"Subject: x\n\nb\n")
         self.assertEqual(e.header("From"), '"Cron \\"Daemon\\"" <cron@%s>' % rt.MYORIGIN)
