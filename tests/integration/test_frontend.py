@@ -417,6 +417,16 @@ class Envelope(SpoolTest):
         self.assertEqual(e.envelope.sender, "daemon@" + rt.MYORIGIN)
         self.assertEqual(e.header("From"), "daemon@" + rt.MYORIGIN)
 
+    def test_empty_domain_is_dropped_then_qualified(self):
+        # "user@" (systemd's "root@" From:): the empty domain goes and the
+        # address is qualified like a bare name (src/message/address.hpp;
+        # Postfix does the same), in the envelope and in the headers.
+        e = self.submit(["-f", "root@", "bob@"], b"To: carol@\nSubject: x\n\nb\n")
+        self.assertEqual(e.envelope.sender, "root@" + rt.MYORIGIN)
+        self.assertEqual(e.envelope.recipients(), ["bob@" + rt.MYORIGIN])
+        self.assertEqual(e.headers("To"), ["carol@" + rt.MYORIGIN])
+        self.assertEqual(e.headers("From"), ["root@" + rt.MYORIGIN])
+
     def test_fullname_in_added_from(self):
         e = self.submit(["-F", 'Cron "Daemon"', "-f", "cron", "root"], b"Subject: x\n\nb\n")
         self.assertEqual(e.header("From"), '"Cron \\"Daemon\\"" <cron@%s>' % rt.MYORIGIN)
@@ -532,7 +542,7 @@ class HeaderInjection(SpoolTest):
             with self.subTest(args=args):
                 r = self.sp.sendmail(args, b"Subject: x\n\nbody\n")
                 r.check(rt.EX_USAGE)
-                self.assertRegex(r.err, "control character|bad envelope id")
+                self.assertRegex(r.err, "contains a control character|bad envelope id")
         self.assert_nothing_queued()
 
     # Every other control character: ESC, 0x01..0x1f but TAB, and DEL.
@@ -889,38 +899,58 @@ class Mailq(SpoolTest):
         self.assertEqual(self.sp.mailq(json_output=True).stdout, b"")
 
     def test_json_escapes(self):
-        self.sp.sendmail(["-f", 'we"ird\\@example.org', "root"], MSG).check(0)
-        self.sp.flush()
-        [o] = self.sp.mailq_json()
-        # An unterminated quoted string runs to the end, so the whole is a
-        # local part and gets qualified, as Postfix's tokenizer reads it.
-        self.assertEqual(o["sender"], 'we"ird\\@example.org@example.net')
+        # A quoted local part with a quote and a backslash in it.
+        sender = '"we\\"ird\\\\"@example.org'
+        self.sp.sendmail(["-f", sender, "root"], MSG).check(0)
+        for picked in (False, True):
+            with self.subTest(picked_up=picked):
+                [o] = self.sp.mailq_json()
+                self.assertEqual(o["sender"], sender)
+                self.sp.flush()
+
+    def plant_sender(self, sender):
+        """Queues a message whose maildrop file names SENDER (str,
+        surrogate-escaped). sendmail refuses control characters in -f, but
+        a maildrop file written by anything else (an older relay, another
+        member of the maildrop group) can hold them: mailq must cope."""
+        r = self.sp.sendmail(["-f", sender, "root"], MSG)
+        if any(ord(c) < 0x20 or ord(c) == 0x7f for c in sender):
+            r.check(rt.EX_USAGE)
+        else:
+            r.check(0)
+            return
+        before = set(self.sp.names("maildrop"))
+        self.sp.sendmail(["-f", "PLANT@example.org", "root"], MSG).check(0)
+        [name] = set(self.sp.names("maildrop")) - before
+        path = os.path.join(self.sp.area("maildrop"), name)
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertEqual(data.count(b"sender: PLANT@example.org\n"), 1)
+        with open(path, "wb") as f:
+            f.write(data.replace(b"PLANT@example.org",
+                                 sender.encode("utf-8", "surrogateescape")))
 
     def test_json_is_valid_utf8_whatever_the_addresses(self):
-        # Addresses may hold any byte but CR, LF and NUL (8-bit local
-        # parts); the JSON must still be valid UTF-8.
+        # Addresses may hold 8-bit bytes (8-bit local parts), and a queue
+        # file may hold control characters; the JSON must still be valid
+        # UTF-8.
         latin1 = b"j\xfcrgen@example.com".decode("utf-8", "surrogateescape")
         self.sp.sendmail(["-f", latin1, "root", "m\u00fcller@example.com"], MSG).check(0)
-        # Control characters cannot come in through -f any more.
-        self.sp.sendmail(["-f", "\x1b[2J\x07x@example.org", "root"], MSG).check(64)
+        self.plant_sender("\x1b[2J\x07x@example.org")
         for picked in (False, True):
             with self.subTest(picked_up=picked):
                 out = self.sp.mailq(json_output=True).stdout
                 objs = [json.loads(line) for line in out.decode("utf-8").splitlines()]
                 senders = sorted(o["sender"] for o in objs)
-                self.assertEqual(senders, ["j?rgen@example.com"])
+                self.assertEqual(senders, ["\x1b[2J\x07x@example.org", "j?rgen@example.com"])
                 rcpts = [r["address"] for o in objs for r in o["recipients"]]
                 self.assertIn("m\u00fcller@example.com", rcpts)
                 self.sp.flush()
 
     def test_text_output_cannot_drive_a_terminal(self):
         # A local user picks the sender; root reads mailq on a terminal.
-        # -f refuses control characters now; -bs is another way in.
         evil = "\x1b]0;owned\x07\x1b[2J\u009b31m@example.org"
-        self.sp.sendmail(["-f", evil, "root"], MSG).check(64)
-        dialogue = ("EHLO x\r\nMAIL FROM:<%s>\r\nRCPT TO:<root>\r\nDATA\r\n"
-                    "Subject: t\r\n\r\nx\r\n.\r\nQUIT\r\n" % evil).encode("utf-8")
-        self.sp.sendmail(["-bs"], dialogue).check(0)
+        self.plant_sender(evil)
         for picked in (False, True):
             with self.subTest(picked_up=picked):
                 out = self.sp.mailq().stdout
@@ -958,14 +988,33 @@ class Newaliases(SpoolTest):
         self.sp.write_config(self.sp.config_text().replace("alias_maps = []\n", ""))
         self.sp.run([], name="newaliases").check(0)
 
-    def test_newaliases_counts_aliases(self):
+    def test_newaliases_checks_aliases_files(self):
+        # Nothing to build (aliases are read at pickup): newaliases checks
+        # each file, silent when it is good, a Postfix-style warning with
+        # file and line and EX_DATAERR when it is not.
         aliases = os.path.join(self.sp.root, "aliases")
-        with open(aliases, "w") as f:
-            f.write("# comment\npostmaster: root\nlogcheck: root\n  continued\n\n")
         self.sp.write_config(self.sp.config_text().replace(
             "alias_maps = []", 'alias_maps = ["hash:%s"]' % aliases))
-        r = self.sp.run([], name="newaliases").check(0)
-        self.assertIn("2 aliases", r.err)
+        for text, rc, line in (
+                ("# comment\npostmaster: root\nlogcheck: root,\n  ops@example.com\n\n", 0, None),
+                ("postmaster: root\nno colon here\n", rt.EX_DATAERR, 2),
+                ("postmaster: root\npostmaster: other\n", rt.EX_DATAERR, 2)):
+            with self.subTest(text=text):
+                with open(aliases, "w") as f:
+                    f.write(text)
+                r = self.sp.run([], name="newaliases").check(rc)
+                self.assertEqual(r.out, "")
+                if line is None:
+                    self.assertEqual(r.err, "")
+                else:
+                    self.assertIn("warning: %s, line %d: " % (aliases, line), r.err)
+                    self.assertEqual(len(r.err.splitlines()), 1, r.err)
+        # The good file is the one pickup uses: the continuation belongs to
+        # logcheck.
+        with open(aliases, "w") as f:
+            f.write("postmaster: root\nlogcheck: root,\n  ops@example.com\n")
+        e = self.submit(["logcheck@" + rt.MYHOSTNAME])
+        self.assertEqual(e.envelope.recipients(), ["root@example.net", "ops@example.com"])
 
     def test_newaliases_missing_file_is_fine(self):
         self.sp.write_config(self.sp.config_text().replace(
