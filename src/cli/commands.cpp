@@ -141,9 +141,7 @@ int run_newaliases(const Context &ctx) {
         }
         for (auto &w : (*table)->warnings()) log::warning(w);
         if (!(*table)->warnings().empty()) status = to_sysexit(Exit::DataErr);
-        // The aliases format also holds postalias's "@" marker entry.
-        size_t n = (*table)->size() - ((*table)->find("@") ? 1 : 0);
-        log::info((*table)->name() + ": " + std::to_string(n) + " alias" + (n == 1 ? "" : "es"));
+
     }
     return status;
 }

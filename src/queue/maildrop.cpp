@@ -18,7 +18,14 @@ namespace {
 constexpr size_t max_fields_bytes = 4 * 1024 * 1024;
 constexpr size_t max_recipients = 10000;
 
-bool clean(std::string_view v) { return !util::has_ctl_line_break(v) && v.size() <= 2048; }
+// The same rule as the front end's: no control character at all (TAB only
+// where ALLOW_TAB), so a hand-made file cannot bring in what -f refuses.
+bool clean(std::string_view v, bool allow_tab = false) {
+    if (v.size() > 2048) return false;
+    for (unsigned char c : v)
+        if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return false;
+    return true;
+}
 }  // namespace
 
 std::string serialize_submission(const Submission &s) {
@@ -61,7 +68,7 @@ Result<Submission> parse_submission(std::string_view text, size_t limit) {
             s.sender = std::string(val);
         } else if (key == "fullname") {
             auto f = util::xtext_decode(val);
-            if (!clean(f)) return make_error("bad fullname");
+            if (!clean(f, true)) return make_error("bad fullname");
             s.fullname = f;
         } else if (key == "flags") {
             for (char c : val) {

@@ -67,8 +67,6 @@ public:
     // as a whole string by patterns, so address lookups send the full
     // address only and never the user or @domain forms.
     virtual bool pattern_matching() const { return false; }
-    // How many keys a keyed table holds (0 for pattern and built-in tables).
-    virtual size_t size() const { return 0; }
 
     const std::string &spec() const { return spec_; }     // "regexp:/etc/x"
     const std::string &type() const { return type_; }     // "regexp"

@@ -26,7 +26,6 @@ public:
         return entries_.emplace(util::to_lower(key), Match{std::move(value), line}).second;
     }
     using Table::warn;
-    size_t size() const override { return entries_.size(); }
 
 private:
     std::unordered_map<std::string, Match> entries_;

@@ -143,6 +143,10 @@ TEST(Maildrop, HostileFieldsRefused) {
     EXPECT_FALSE(parse_submission("maildrop: 1\nbody: 9BIT\ndata:\n", 100).ok());
     EXPECT_FALSE(parse_submission("maildrop: 1\nfullname: a+0Ab\ndata:\n", 100).ok());
     EXPECT_FALSE(parse_submission("maildrop: 2\ndata:\n", 100).ok());
+    // Whatever -f refuses, a hand-made file cannot bring in either.
+    EXPECT_FALSE(parse_submission("maildrop: 1\nsender: \x1b[2Jx@y\ndata:\n", 100).ok());
+    EXPECT_FALSE(parse_submission("maildrop: 1\nrcpt: a\x7f@b\ndata:\n", 100).ok());
+    EXPECT_TRUE(parse_submission("maildrop: 1\nfullname: A+09B\ndata:\n", 100).ok());
 }
 
 class FsQueueTest : public ::testing::Test {
