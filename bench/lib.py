@@ -221,8 +221,10 @@ def cmd_table(path):
         rows = [("source", "smtp-source, one reused connection (loopback limit)"),
                 ("relay", "relay `--flush`: pickup from maildrop + send"),
                 ("relaysend", "relay `--flush --now`: send only (already in queue/)"),
+                ("relay_nf", "  diagnosis: relay `--flush`, fsync() elided (not durable)"),
+                ("relaysend_nf", "  diagnosis: relay `--flush --now`, fsync() elided (not durable)"),
                 ("nullmailer", "nullmailer-send"), ("dma", "dma `-q`"),
-                ("postfix", "Postfix `postfix reload; postqueue -f` (deferred queue)")]
+                ("postfix", "Postfix `postsuper -H ALL; postqueue -f`")]
         for key, label in rows:
             rate = num(kv, f"fl.{key}.rate")
             if rate is None:
