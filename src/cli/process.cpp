@@ -36,6 +36,9 @@ Identity sanitize_process() {
     // A writer that disappears must not kill us mid-commit; write errors are
     // handled where they happen.
     signal(SIGPIPE, SIG_IGN);
+    // Likewise a caller's RLIMIT_FSIZE: the write fails with EFBIG and the
+    // partial submission is removed, instead of a kill that leaves it.
+    signal(SIGXFSZ, SIG_IGN);
 
     g_identity.uid = getuid();
     g_identity.gid = getgid();
