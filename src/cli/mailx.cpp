@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "cli/context.hpp"
+#include "cli/process.hpp"
 #include "cli/submit.hpp"
 #include "log/log.hpp"
 #include "message/address.hpp"
@@ -58,6 +59,9 @@ Exit status: 0 once queued; 64 usage; 65 bad input; 75 try again later.
 }
 
 int run_mailx(const std::string &name, const std::vector<std::string> &args) {
+    // Attachments (and the stat() that tells them from -a headers) are
+    // opened with the caller's own group, not relaydrop's.
+    CallerFileAccess caller_files;
     message::MailSpec spec;
     std::vector<std::string> recipients;
     std::string from, config_path;
@@ -165,6 +169,7 @@ int run_mailx(const std::string &name, const std::vector<std::string> &args) {
     }
     sub.recipients = built->recipients;
     sub.message = std::move(built->text);
+    caller_files.restore();
     check_free_space(ctx.cfg, sub.message.size());
     std::string id = enqueue(ctx.cfg, sub);
     log::debug(id + ": queued");

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/error.hpp"
+
 namespace relay::cli {
 namespace {
 Identity g_identity;
@@ -62,6 +64,9 @@ Identity sanitize_process() {
     // A writer that disappears must not kill us mid-commit; write errors are
     // handled where they happen.
     signal(SIGPIPE, SIG_IGN);
+    // Likewise a caller's RLIMIT_FSIZE: the write fails with EFBIG and the
+    // partial submission is removed, instead of a kill that leaves it.
+    signal(SIGXFSZ, SIG_IGN);
 
     g_identity.uid = getuid();
     g_identity.gid = getgid();
@@ -82,5 +87,24 @@ Identity sanitize_process() {
 }
 
 const Identity &identity() { return g_identity; }
+
+CallerFileAccess::CallerFileAccess() {
+    saved_egid_ = getegid();
+    if (saved_egid_ == getgid()) return;
+    if (setegid(getgid()) < 0)
+        throw Fatal(Exit::OsErr, "cannot drop the set-gid group: " + errno_text(errno));
+    switched_ = true;
+}
+
+void CallerFileAccess::restore() {
+    if (!switched_) return;
+    if (setegid(saved_egid_) < 0)
+        throw Fatal(Exit::OsErr, "cannot restore the set-gid group: " + errno_text(errno));
+    switched_ = false;
+}
+
+CallerFileAccess::~CallerFileAccess() {
+    if (switched_ && setegid(saved_egid_) < 0) { /* exiting on an error already */ }
+}
 
 }  // namespace relay::cli

@@ -31,4 +31,24 @@ Identity sanitize_process();
 bool drop_to_spool_owner(const std::string &spool);
 const Identity &identity();
 
+// While one is alive, the effective gid is the caller's real gid, so that a
+// file the caller names (mail -a FILE) is opened with the caller's own
+// rights and never with the relaydrop group's: with the group, a user could
+// search maildrop/ and attach another user's submission. Nothing changes
+// when not running set-gid. restore() takes the group back (from the saved
+// set-gid) to write the submission; a failure to switch either way is
+// Fatal. The destructor restores too, on the way out of an error.
+class CallerFileAccess {
+public:
+    CallerFileAccess();
+    ~CallerFileAccess();
+    void restore();
+    CallerFileAccess(const CallerFileAccess &) = delete;
+    CallerFileAccess &operator=(const CallerFileAccess &) = delete;
+
+private:
+    gid_t saved_egid_ = 0;
+    bool switched_ = false;
+};
+
 }  // namespace relay::cli

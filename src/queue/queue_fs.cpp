@@ -160,14 +160,21 @@ Result<void> FsQueue::commit(const Envelope &env, std::string_view message) {
     // definition (commit is the rename below): start over.
     if (remove_entry(incoming.get(), id) < 0) return sys_error("clean incoming/" + env.id);
     if (sys::mkdirat(incoming.get(), id, 0700) < 0) return sys_error("mkdir incoming/" + env.id);
+    // A failure before the rename removes the partial entry at once (a
+    // crash leaves it to recover()): on a full disk it holds the space the
+    // next submission needs.
+    auto fail = [&](Error e) -> Result<void> {
+        remove_entry(incoming.get(), id);
+        return e;
+    };
     UniqueFd entry(open_subdir(incoming.get(), id));
-    if (!entry) return sys_error("open incoming/" + env.id);
-    if (auto r = write_new_file(entry.get(), "message", message); !r) return r;
-    if (auto r = write_new_file(entry.get(), "envelope", serialize(env)); !r) return r;
-    if (sys::fsync_dir(entry.get()) < 0) return sys_error("fsync incoming/" + env.id);
-    if (sys::fsync_dir(incoming.get()) < 0) return sys_error("fsync incoming");
+    if (!entry) return fail(sys_error("open incoming/" + env.id));
+    if (auto r = write_new_file(entry.get(), "message", message); !r) return fail(r.error());
+    if (auto r = write_new_file(entry.get(), "envelope", serialize(env)); !r) return fail(r.error());
+    if (sys::fsync_dir(entry.get()) < 0) return fail(sys_error("fsync incoming/" + env.id));
+    if (sys::fsync_dir(incoming.get()) < 0) return fail(sys_error("fsync incoming"));
     if (sys::renameat(incoming.get(), id, queue.get(), id) < 0)
-        return sys_error("rename into queue/" + env.id);
+        return fail(sys_error("rename into queue/" + env.id));
     if (sys::fsync_dir(queue.get()) < 0) return sys_error("fsync queue");
     return {};
 }
@@ -207,9 +214,17 @@ Result<void> FsQueue::update(const Envelope &env, Area area) {
     if (!entry) return sys_error(env.id);
     if (sys::unlinkat(entry.get(), "envelope.tmp", 0) < 0 && errno != ENOENT)
         return sys_error(env.id + "/envelope.tmp");
-    if (auto r = write_new_file(entry.get(), "envelope.tmp", serialize(env)); !r) return r;
-    if (sys::renameat(entry.get(), "envelope.tmp", entry.get(), "envelope") < 0)
-        return sys_error("rename " + env.id + "/envelope");
+    // On failure the old envelope holds; the partial envelope.tmp goes at
+    // once (a crash leaves it to recover()).
+    if (auto r = write_new_file(entry.get(), "envelope.tmp", serialize(env)); !r) {
+        ::unlinkat(entry.get(), "envelope.tmp", 0);
+        return r;
+    }
+    if (sys::renameat(entry.get(), "envelope.tmp", entry.get(), "envelope") < 0) {
+        Error e = sys_error("rename " + env.id + "/envelope");
+        ::unlinkat(entry.get(), "envelope.tmp", 0);
+        return e;
+    }
     if (sys::fsync_dir(entry.get()) < 0) return sys_error("fsync " + env.id);
     return {};
 }

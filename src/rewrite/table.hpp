@@ -76,7 +76,14 @@ public:
 protected:
     Table(std::string type, std::string name)
         : spec_(type + ":" + name), type_(std::move(type)), name_(std::move(name)) {}
-    void warn(std::string text) { warnings_.push_back(std::move(text)); }
+    void warn(std::string text) { warnings_.push_back(censored(std::move(text))); }
+    // A control character from the file (NUL, CR, ESC, ...) becomes '?', as
+    // Postfix's msg_output() censors its messages: a warning is one line.
+    static std::string censored(std::string text) {
+        for (auto &c : text)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        return text;
+    }
 
     std::string spec_, type_, name_;
     std::vector<std::string> warnings_;

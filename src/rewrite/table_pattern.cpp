@@ -164,6 +164,7 @@ public:
             r.skip_to = rules_.size();
             open_ifs.pop_back();
         }
+        for (auto &x : w) x = censored(std::move(x));
         return {};
     }
 
