@@ -179,7 +179,9 @@ TEST(QueueFault, RemoveAtEveryStep) {
         ++tried;
         q.recover();
         EXPECT_TRUE(dir_empty(dir.path() + "/purge")) << "step " << k;
-        if (q.exists(e.id)) EXPECT_TRUE(q.load(e.id).ok()) << "step " << k;
+        if (q.exists(e.id)) {
+            EXPECT_TRUE(q.load(e.id).ok()) << "step " << k;
+        }
     }
     EXPECT_GE(tried, 3);
 }
