@@ -285,7 +285,8 @@ Resolution Policy::resolve(std::string_view address) const {
         if (dir.back() != '/') dir.push_back('/');
         if (maildirs.insert(dir).second) r.local.push_back({a, dir});
     }
-    if (!work.empty()) r.unknown = true;  // alias loop or explosion
+    // An alias explosion, or a loop that leads nowhere.
+    if (!work.empty() || (r.local.empty() && r.remote.empty())) r.unknown = true;
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <queue>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -311,7 +312,7 @@ void Server::accept_from(size_t index) {
                          " reached: refusing unknown[" + ip->text + "]");
             c->refuse("421 4.3.2 " + runtime_->cfg.myhostname +
                       " Error: too many connections; try again later");
-        } else if (count >= sc.client_connection_limit && !ip->is_loopback()) {
+        } else if (count >= sc.client_connection_limit && !runtime_->policy->in_mynetworks(*ip)) {
             log::warning("too many connections from unknown[" + ip->text + "]");
             c->refuse("421 4.7.0 " + runtime_->cfg.myhostname +
                       " Error: too many connections from " + ip->text);
@@ -441,6 +442,12 @@ int serve(const ServeOptions &opt) {
                         listeners.error().message);
     }
     drop_privileges(sc.user);
+    // One descriptor per connection: allow as many as the hard limit does.
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     Server server(opt, *loaded, std::move(*listeners));
     return server.run();
 }
