@@ -91,8 +91,8 @@ class Server:
 
     # ------------------------------------------------------------ process
 
-    def start(self, *, wait=True, pass_fds=(), preexec_fn=None, env=None):
-        self.proc = subprocess.Popen([self.spool.binary, "-C", self.spool.config, "serve"],
+    def start(self, *, wait=True, pass_fds=(), preexec_fn=None, env=None, wrapper=()):
+        self.proc = subprocess.Popen(list(wrapper) + [self.spool.binary, "-C", self.spool.config, "serve"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, pass_fds=pass_fds,
                                      preexec_fn=preexec_fn, env=env)

@@ -101,15 +101,13 @@ class SocketActivation(unittest.TestCase):
         port = sock.getsockname()[1]
         srv = Server(listen={"smtp": 0})  # ignored: systemd's socket wins
         fd = sock.fileno()
-
-        def child():
-            os.dup2(fd, 3)
-            os.environ["LISTEN_PID"] = str(os.getpid())
-            os.environ["LISTEN_FDS"] = "1"
-            os.environ["LISTEN_FDNAMES"] = "submission"
-
+        # What systemd does: the socket as fd 3, LISTEN_PID = the pid that
+        # execs relay (the shell's own, kept by exec).
+        wrapper = ["/bin/sh", "-c",
+                   'exec 3<&%d %d<&-; LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=submission exec "$0" "$@"'
+                   % (fd, fd)]
         try:
-            srv.start(pass_fds=(fd,), preexec_fn=child)
+            srv.start(pass_fds=(fd,), wrapper=wrapper)
             sock.close()
             self.assertIn("submission (systemd fd 3", srv.log_text())
             c = Raw(port, "::1")
