@@ -17,6 +17,9 @@
 #include "cli/submit.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
+#ifdef RELAY_WITH_SERVER
+#include "server/commands.hpp"
+#endif
 
 namespace relay::cli {
 namespace {
@@ -132,6 +135,13 @@ int dispatch(int argc, char **argv) {
                 if (k != i) rest.push_back(args[k]);
             return run_mailx("relay mail", rest);
         }
+#ifdef RELAY_WITH_SERVER
+        if (i < args.size() && server::is_server_command(args[i])) {
+            if (identity().setgid)
+                throw Fatal(Exit::NoPerm, "relay " + args[i] + " needs root or the relay user");
+            return server::run_server_command(args);
+        }
+#endif
         if (i < args.size() && is_relay_command(args[i])) {
             if (identity().setgid && args[i] != "mail")
                 throw Fatal(Exit::NoPerm, "relay " + args[i] +

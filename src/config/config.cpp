@@ -235,6 +235,65 @@ std::vector<Key> smtp_keys(Config &c) {
     };
 }
 
+std::optional<std::string> set_listeners(const toml::node &n, std::vector<ListenerSpec> &out) {
+    std::vector<std::string> items;
+    if (auto e = set_list(n, items)) return e;
+    out.clear();
+    for (auto &item : items) {
+        std::string why;
+        auto spec = parse_listener(item, why);
+        if (!spec) return "\"" + item + "\": " + why;
+        out.push_back(*spec);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> set_bare_newline(const toml::node &n, BareNewline &out) {
+    std::string s;
+    if (auto e = set_string(n, s)) return e;
+    if (s == "normalize") out = BareNewline::Normalize;
+    else if (s == "reject") out = BareNewline::Reject;
+    else return "expected one of normalize, reject";
+    return std::nullopt;
+}
+
+#define UINT(obj, field, lo, hi) \
+    Key{#field, [&c](const toml::node &n) { return set_unsigned(n, obj.field, lo, hi); }}
+
+std::vector<Key> server_keys(Config &c) {
+    return {
+        Key{"listen", [&c](const toml::node &n) { return set_listeners(n, c.server.listen); }},
+        STR(c.server, tls_cert_file),
+        STR(c.server, tls_key_file),
+        STR(c.server, tls_min_version),
+        STR(c.server, users_file),
+        LIST(c.server, mynetworks),
+        LIST(c.server, virtual_mailbox_domains),
+        LIST(c.server, virtual_mailbox_maps),
+        LIST(c.server, virtual_alias_maps),
+        LIST(c.server, sender_login_maps),
+        STR(c.server, virtual_mailbox_base),
+        UINT(c.server, virtual_uid, 0, 4294967294u),
+        UINT(c.server, virtual_gid, 0, 4294967294u),
+        STR(c.server, user),
+        DUR(c.server, greet_pause),
+        DUR(c.server, timeout),
+        DUR(c.server, data_timeout),
+        DUR(c.server, error_sleep_time),
+        UINT(c.server, soft_error_limit, 1, 1000),
+        UINT(c.server, hard_error_limit, 1, 1000),
+        UINT(c.server, recipient_limit, 1, 100000),
+        UINT(c.server, max_connections, 1, 100000),
+        UINT(c.server, client_connection_limit, 1, 100000),
+        UINT(c.server, auth_failure_limit, 1, 1000),
+        DUR(c.server, auth_failure_window),
+        UINT(c.server, hopcount_limit, 1, 1000),
+        Key{"forbid_bare_newline",
+            [&c](const toml::node &n) { return set_bare_newline(n, c.server.forbid_bare_newline); }},
+    };
+}
+
+#undef UINT
 #undef STR
 #undef BOOL
 #undef LIST
@@ -273,6 +332,74 @@ std::string read_first_line(const char *path) {
 
 }  // namespace
 
+std::optional<ListenerSpec> parse_listener(std::string_view text, std::string &why) {
+    ListenerSpec spec;
+    spec.text = std::string(text);
+    std::string_view t = util::trim(text);
+    size_t sp = t.find_first_of(" \t");
+    if (sp == std::string_view::npos) {
+        why = "expected \"KIND HOST:PORT\" (KIND: smtp, submission, smtps or local)";
+        return std::nullopt;
+    }
+    std::string kind = util::to_lower(t.substr(0, sp));
+    std::string_view addr = util::trim(t.substr(sp));
+    if (kind == "smtp") spec.kind = ListenerKind::Smtp;
+    else if (kind == "submission") spec.kind = ListenerKind::Submission;
+    else if (kind == "smtps") spec.kind = ListenerKind::Smtps;
+    else if (kind == "local") spec.kind = ListenerKind::Local;
+    else {
+        why = "unknown listener kind '" + kind + "' (use smtp, submission, smtps or local)";
+        return std::nullopt;
+    }
+    std::string_view host, port;
+    if (!addr.empty() && addr.front() == '[') {
+        size_t close = addr.find(']');
+        if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':') {
+            why = "expected [IPV6]:PORT";
+            return std::nullopt;
+        }
+        host = addr.substr(1, close - 1);
+        port = addr.substr(close + 2);
+        if (host.find(':') == std::string_view::npos) {
+            why = "brackets are for IPv6 addresses";
+            return std::nullopt;
+        }
+    } else {
+        size_t colon = addr.rfind(':');
+        if (colon == std::string_view::npos || addr.substr(0, colon).find(':') != std::string_view::npos) {
+            why = "expected HOST:PORT (IPv6 addresses in brackets)";
+            return std::nullopt;
+        }
+        host = addr.substr(0, colon);
+        port = addr.substr(colon + 1);
+    }
+    if (host == "*" || host == "::" || host == "0.0.0.0") host = host == "0.0.0.0" ? "0.0.0.0" : "";
+    for (char ch : host)
+        if (!(std::isxdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == ':')) {
+            why = "the host must be a numeric IPv4 or IPv6 address";
+            return std::nullopt;
+        }
+    unsigned long p = 0;
+    if (port.empty() || port.size() > 5) {
+        why = "bad port";
+        return std::nullopt;
+    }
+    for (char ch : port) {
+        if (!std::isdigit(static_cast<unsigned char>(ch))) {
+            why = "bad port";
+            return std::nullopt;
+        }
+        p = p * 10 + static_cast<unsigned long>(ch - '0');
+    }
+    if (p == 0 || p > 65535) {
+        why = "port out of range";
+        return std::nullopt;
+    }
+    spec.host = std::string(host);
+    spec.port = static_cast<uint16_t>(p);
+    return spec;
+}
+
 void finish_defaults(Config &cfg) {
     if (cfg.myhostname.empty()) {
         char buf[256] = {};
@@ -296,6 +423,11 @@ void finish_defaults(Config &cfg) {
     }
     if (cfg.queue.directory.empty()) cfg.queue.directory = build::spool_dir;
     if (cfg.smtp.helo_name.empty()) cfg.smtp.helo_name = cfg.myhostname;
+    if (cfg.server.listen.empty()) {
+        std::string why;
+        for (const char *d : {"local 127.0.0.1:25", "local [::1]:25"})
+            cfg.server.listen.push_back(*parse_listener(d, why));
+    }
 }
 
 Result<Config> parse(std::string_view text, const std::string &name) {
@@ -308,7 +440,7 @@ Result<Config> parse(std::string_view text, const std::string &name) {
         return make_error(name + ":" + std::to_string(e.source().begin.line) + ": " +
                           std::string(e.description()));
     }
-    static const std::vector<std::string> sections{"queue", "rewrite", "smtp"};
+    static const std::vector<std::string> sections{"queue", "rewrite", "smtp", "server"};
     if (auto e = apply(root, top_keys(cfg), "", name, sections)) return make_error(*e);
     auto section = [&](const char *sname, std::vector<Key> keys) -> std::optional<std::string> {
         auto *node = root.get(sname);
@@ -320,6 +452,13 @@ Result<Config> parse(std::string_view text, const std::string &name) {
     if (auto e = section("queue", queue_keys(cfg))) return make_error(*e);
     if (auto e = section("rewrite", rewrite_keys(cfg))) return make_error(*e);
     if (auto e = section("smtp", smtp_keys(cfg))) return make_error(*e);
+    if (auto e = section("server", server_keys(cfg))) return make_error(*e);
+    if (cfg.server.tls_cert_file.empty() != cfg.server.tls_key_file.empty())
+        return make_error(name + ": [server] tls_cert_file and tls_key_file go together");
+    if (cfg.server.tls_min_version != "1.2" && cfg.server.tls_min_version != "1.3")
+        return make_error(name + ": [server] tls_min_version: expected \"1.2\" or \"1.3\"");
+    if (cfg.server.soft_error_limit > cfg.server.hard_error_limit)
+        return make_error(name + ": [server] soft_error_limit is larger than hard_error_limit");
 
     if (cfg.queue.minimal_backoff_time > cfg.queue.maximal_backoff_time)
         return make_error(name + ": [queue] minimal_backoff_time is larger than maximal_backoff_time");

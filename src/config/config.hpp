@@ -7,6 +7,9 @@
 //   [queue]    spool directory, size limits, free-space reserve, retries
 //   [rewrite]  address rewriting (canonical, virtual, aliases, masquerading)
 //   [smtp]     delivery to the smarthost: TLS, AUTH, timeouts, connections
+//   [server]   the SMTP server (relay serve): listeners, TLS, AUTH, relay
+//              policy, hosted domains. Parsed in every build, so a file
+//              stays valid; only a build with RELAY_WITH_SERVER uses it.
 //
 // load() rejects what it does not understand: a syntax error, an unknown
 // key, a value of the wrong type or out of range. Each message names the
@@ -105,6 +108,51 @@ struct SmtpConfig {
     std::string helo_name;                 // default: myhostname
 };
 
+enum class ListenerKind { Smtp, Submission, Smtps, Local };
+
+// One "KIND HOST:PORT" entry of [server] listen ("submission [::]:587").
+struct ListenerSpec {
+    ListenerKind kind = ListenerKind::Smtp;
+    std::string host;                      // numeric address; "" = any (IPv6 and IPv4)
+    uint16_t port = 25;
+    std::string text;                      // as written, for messages
+};
+
+enum class BareNewline { Normalize, Reject };
+
+struct ServerConfig {
+    std::vector<ListenerSpec> listen;      // default: smtp [::]:25 and local 127.0.0.1
+    std::string tls_cert_file;             // PEM chain; empty = no TLS
+    std::string tls_key_file;
+    std::string tls_min_version = "1.2";
+    std::string users_file = "/etc/relay/users";  // user:argon2id hash, mode 0600
+    std::vector<std::string> mynetworks{"127.0.0.0/8", "[::1]/128"};
+    std::vector<std::string> virtual_mailbox_domains;  // names or TYPE:NAME tables
+    std::vector<std::string> virtual_mailbox_maps;     // address -> maildir (relative to base)
+    std::vector<std::string> virtual_alias_maps;       // hosted-domain aliases
+    std::vector<std::string> sender_login_maps;        // address -> owning login(s)
+    std::string virtual_mailbox_base;
+    unsigned virtual_uid = 0;              // 0 = the server's own (only used as root)
+    unsigned virtual_gid = 0;
+    std::string user;                      // drop to this user after binding (as root)
+    Seconds greet_pause{1};                // pre-greeting check on smtp listeners; 0 = off
+    Seconds timeout{300};                  // per read, command phase
+    Seconds data_timeout{600};             // per read, DATA phase
+    Seconds error_sleep_time{1};           // tarpit delay per error past soft_error_limit
+    unsigned soft_error_limit = 10;
+    unsigned hard_error_limit = 20;
+    unsigned recipient_limit = 1000;
+    unsigned max_connections = 100;
+    unsigned client_connection_limit = 20;
+    unsigned auth_failure_limit = 5;       // per client address within auth_failure_window
+    Seconds auth_failure_window{600};
+    unsigned hopcount_limit = 50;
+    BareNewline forbid_bare_newline = BareNewline::Normalize;
+};
+
+// Parses a listen entry; std::nullopt and a reason in WHY when it is bad.
+std::optional<ListenerSpec> parse_listener(std::string_view text, std::string &why);
+
 struct Config {
     std::string source;                    // file it came from ("" = defaults only)
     std::string myhostname;                // default: the host's FQDN
@@ -113,6 +161,7 @@ struct Config {
     QueueConfig queue;
     RewriteConfig rewrite;
     SmtpConfig smtp;
+    ServerConfig server;
 };
 
 // Loads and validates PATH. A missing file gives the defaults (with
