@@ -1,5 +1,7 @@
 #include "rewrite/tools.hpp"
 
+#include <cerrno>
+
 #include <istream>
 #include <ostream>
 
@@ -118,6 +120,13 @@ int check_tables(const config::Config &cfg, std::ostream &err) {
         for (auto &list : *p.specs)
             for (auto &spec : split_table_list(list)) {
                 auto t = open_table(spec, p.fmt);
+                if (!t && p.fmt == TableFormat::Aliases && t.error().sys_errno == ENOENT) {
+                    // As at pickup: no aliases file means no aliases.
+                    err << prog() << ": warning: [rewrite] " << p.name << ": " << spec << ": "
+                        << t.error().message << " (no aliases)\n";
+                    if (status == 0) status = 1;
+                    continue;
+                }
                 if (!t) {
                     err << prog() << ": error: [rewrite] " << p.name << ": " << spec << ": "
                         << t.error().message << "\n";
