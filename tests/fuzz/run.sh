@@ -21,7 +21,7 @@ case $seconds in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 64 ;;
 esac
 
-CC=clang CXX=clang++ cmake -S "$top" -B "$build" -DRELAY_FUZZ=ON -DRELAY_TESTS=OFF \
+CC=clang CXX=clang++ cmake -S "$top" -B "$build" -DRELAY_FUZZ=ON -DRELAY_WITH_SERVER=ON -DRELAY_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target fuzz relay -j"$jobs" >/dev/null
 
