@@ -308,11 +308,11 @@ class Package(unittest.TestCase):
         """(section, key) for every key config.cpp accepts."""
         src = (TOP / "src/config/config.cpp").read_text()
         keys = set()
-        for section in ("top", "queue", "rewrite", "smtp"):
+        for section in ("top", "queue", "rewrite", "smtp", "server"):
             m = re.search(r"std::vector<Key> %s_keys\(Config &c\) \{(.*?)\n\}" % section, src, re.S)
             self.assertTrue(m, section)
             body = m.group(1)
-            names = re.findall(r"\b(?:STR|BOOL|LIST|SIZE|DUR)\([^,]+,\s*(\w+)\)", body)
+            names = re.findall(r"\b(?:STR|BOOL|LIST|SIZE|DUR|UINT)\([^,]+,\s*(\w+)[,)]", body)
             names += re.findall(r"Key\{\"(\w+)\"", body)
             self.assertTrue(names, section)
             keys |= {(section, n) for n in names}
