@@ -151,6 +151,8 @@ def ms(v):
         return f"{v:.0f} ms"
     if v >= 10:
         return f"{v:.1f} ms"
+    if v < 0.01:
+        return f"{v * 1000:.1f} µs"
     return f"{v:.2f} ms"
 
 
