@@ -149,20 +149,23 @@ std::string enqueue(const config::Config &cfg, const queue::Submission &sub) {
     }
 }
 
+void poke_trigger(const std::string &spool) {
+    std::string fifo = spool + "/trigger";
+    int tfd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (tfd < 0) return;  // no daemon listening: nothing to wake
+    struct stat st;
+    if (fstat(tfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        ssize_t w = ::write(tfd, "W", 1);
+        (void)w;
+    }
+    ::close(tfd);
+}
+
 void wake_flusher(const config::Config &cfg, const std::string &config_path, bool start_flush) {
     // A set-gid front end cannot (and must not) run the queue: systemd's
     // relay-flush.path watches maildrop/, and `relay --daemon` listens on the
     // trigger FIFO.
-    std::string fifo = cfg.queue.directory + "/trigger";
-    int tfd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-    if (tfd >= 0) {
-        struct stat st;
-        if (fstat(tfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-            ssize_t w = ::write(tfd, "W", 1);
-            (void)w;
-        }
-        ::close(tfd);
-    }
+    poke_trigger(cfg.queue.directory);
     if (identity().setgid || !cfg.queue.flush_after_submit || !start_flush) return;
     // Only a caller who may run the queue starts a flush: root, or the
     // spool's owner. Everybody else relies on the path unit or the daemon.

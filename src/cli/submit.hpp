@@ -42,6 +42,9 @@ void check_free_space(const config::Config &cfg, size_t incoming);
 // Writes the submission and returns its queue id; throws Fatal on failure.
 std::string enqueue(const config::Config &cfg, const queue::Submission &sub);
 
+// Writes one byte to SPOOL/trigger when a `relay --daemon` listens there.
+void poke_trigger(const std::string &spool);
+
 // After a successful enqueue: poke the trigger FIFO (a running daemon
 // flushes) and, when START_FLUSH and the caller may run the queue (root or
 // the spool's owner, not set-gid), start a detached flush so the mail

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "cli/submit.hpp"
 #include "cli/context.hpp"
 #include "log/log.hpp"
 #include "server/connection.hpp"
@@ -185,16 +186,7 @@ void Server::auth_failed(const IpAddress &a) {
 
 void Server::mail_queued() {
     const auto &cfg = runtime_->cfg;
-    std::string fifo = cfg.queue.directory + "/trigger";
-    int tfd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-    if (tfd >= 0) {
-        struct stat st;
-        if (fstat(tfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-            ssize_t w = ::write(tfd, "W", 1);
-            (void)w;
-        }
-        ::close(tfd);
-    }
+    cli::poke_trigger(cfg.queue.directory);
     if (!cfg.queue.flush_after_submit) return;
     if (flush_pid_ > 0) flush_again_ = true;
     else spawn_flush();
