@@ -23,6 +23,7 @@ class TestParallel(DeliveryBase):
         import smtpd_peer
         session = smtpd_peer._Session
         made, lost = session.connection_made, session.connection_lost
+        quit_ = session.smtp_QUIT
 
         def connection_made(s, transport):
             if s.conn_index is None:
@@ -31,16 +32,28 @@ class TestParallel(DeliveryBase):
                     live["max"] = max(live["max"], live["now"])
             made(s, transport)
 
-        def connection_lost(s, exc):
+        # A connection ends for the client when it sends QUIT; the server's
+        # connection_lost can run later, after the client already opened
+        # the next one, which would count three at once that never were.
+        def done(s):
             if not getattr(s, "_counted_lost", False) and s.peer is p:
                 s._counted_lost = True
                 with lock:
                     live["now"] -= 1
+
+        async def smtp_QUIT(s, arg):
+            done(s)
+            return await quit_(s, arg)
+
+        def connection_lost(s, exc):
+            done(s)
             lost(s, exc)
 
         session.connection_made, session.connection_lost = connection_made, connection_lost
+        session.smtp_QUIT = smtp_QUIT
         self.addCleanup(setattr, session, "connection_made", made)
         self.addCleanup(setattr, session, "connection_lost", lost)
+        self.addCleanup(setattr, session, "smtp_QUIT", quit_)
 
         self.configure(p.port, smtp={"max_connections": 2, "max_messages_per_connection": 30})
         n = 120
