@@ -245,6 +245,8 @@ Modes:
   -bi, -I       check the aliases file (same as newaliases)
   -bv           show what rewriting does with each recipient; queue nothing
   -q, -qf       flush the queue now (-qf: deferred mail too)
+  -odq          queue only: do not start a flush now (the timer, the path
+                unit or relay --daemon sends it)
 
 Accepted and ignored (as Postfix does):
   -oX..., -om, -oem, -odb, -odi, -m, -n, -G, -U, -c, -h N, -L LABEL, -X FILE,
@@ -268,6 +270,7 @@ relay's own options and commands:
   relay queue show|delete|hold|release|requeue ID...
   relay check                     check the configuration, tables and queue
   relay postmap -q KEY|- TYPE:NAME  query a lookup table as postmap(1) does
+  relay postalias -q KEY|- TYPE:NAME  the same for an aliases(5) file
   relay address-test [--sender|--recipient] ADDR
   relay explain [sendmail flags] < message
   relay mail ...                  send mail as mailx(1) does (see relay mail --help)
