@@ -144,8 +144,10 @@ std::string enqueue(const config::Config &cfg, const queue::Submission &sub) {
         if (e == ENOENT) hint = " (is the spool set up? run: relay --init-spool)";
         if (e == EACCES || e == EPERM)
             hint = " (the front end must be set-gid relaydrop, or run as root or relay)";
-        throw Fatal(e == EACCES || e == EPERM ? Exit::NoPerm : Exit::TempFail,
-                    r.error().message + hint + ": message not queued");
+        Exit code = e == EACCES || e == EPERM ? Exit::NoPerm
+                    : e == EINVAL               ? Exit::DataErr  // trying again cannot help
+                                                : Exit::TempFail;
+        throw Fatal(code, r.error().message + hint + ": message not queued");
     }
 }
 

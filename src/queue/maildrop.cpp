@@ -18,14 +18,19 @@ namespace {
 constexpr size_t max_fields_bytes = 4 * 1024 * 1024;
 constexpr size_t max_recipients = 10000;
 
+constexpr size_t max_value = 2048;
+
 // The same rule as the front end's: no control character at all (TAB only
 // where ALLOW_TAB), so a hand-made file cannot bring in what -f refuses.
-bool clean(std::string_view v, bool allow_tab = false) {
-    if (v.size() > 2048) return false;
+// MAX is the length limit (larger for the xtext form of a value).
+bool clean(std::string_view v, bool allow_tab = false, size_t max = max_value) {
+    if (v.size() > max) return false;
     for (unsigned char c : v)
         if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return false;
     return true;
 }
+// xtext turns one byte into up to three ("+XX"): the limit is on the value.
+bool is_xtext_field(std::string_view key) { return key == "fullname" || key == "envid"; }
 }  // namespace
 
 std::string serialize_submission(const Submission &s) {
@@ -60,7 +65,8 @@ Result<Submission> parse_submission(std::string_view text, size_t limit) {
         std::string_view key = colon == std::string_view::npos ? line : line.substr(0, colon);
         std::string_view val = colon == std::string_view::npos ? "" : line.substr(colon + 2);
         if (key.size() && key.back() == ':') key.remove_suffix(1);
-        if (!clean(val)) return make_error("bad value for " + std::string(key.substr(0, 20)));
+        if (!clean(val, false, is_xtext_field(key) ? 3 * max_value : max_value))
+            return make_error("bad value for " + std::string(key.substr(0, 20)));
         if (first) {
             if (key != "maildrop" || val != "1") return make_error("not a maildrop file (version)");
             first = false;
@@ -102,6 +108,13 @@ Result<Submission> parse_submission(std::string_view text, size_t limit) {
 }
 
 Result<void> write_maildrop(const std::string &spool, const std::string &id, const Submission &s) {
+    // Accepted means delivered: never write what pickup would refuse (a
+    // recipient over 2048 bytes went to corrupt/ after the caller heard "ok").
+    std::string head = serialize_submission(s);
+    if (auto check = parse_submission(head, 0); !check)
+        return make_error("cannot queue this submission: " + check.error().message + " (over " +
+                              std::to_string(max_value) + " bytes, or a control character)",
+                          EINVAL);
     std::string dir_path = spool + "/maildrop";
     util::UniqueFd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) {
@@ -124,7 +137,6 @@ Result<void> write_maildrop(const std::string &spool, const std::string &id, con
         ::unlinkat(dir.get(), tmp.c_str(), 0);
         return make_error(std::string(what) + " " + dir_path + "/" + tmp + ": " + errno_text(e), e);
     };
-    std::string head = serialize_submission(s);
     if (sys::write_all(fd.get(), head.data(), head.size()) < 0) return fail("cannot write");
     if (sys::write_all(fd.get(), s.message.data(), s.message.size()) < 0) return fail("cannot write");
     // Readable by pickup (the relay user) whatever the umask; nobody else can
