@@ -351,6 +351,28 @@ class HostileUser(unittest.TestCase):
                 self.assertFalse(f.lower().startswith(b"bcc:"), headers)
             self.assertNotIn(b"\nrcpt:", headers)
 
+    def test_oversized_arguments(self):
+        """What the front end accepts, pickup must be able to read: a field
+        too long for a maildrop file is refused at once (EX_DATAERR), never
+        accepted and then quarantined."""
+        name_800 = "\u00e9" * 400  # 800 bytes of UTF-8: 2400 as xtext
+        cases = [
+            (["-F", name_800, "-i", "root"], 0),
+            (["-F", "\u00e9" * 1100, "-i", "root"], rt.EX_DATAERR),
+            (["-i", "a" * 3000 + "@example.org"], rt.EX_DATAERR),
+            (["-f", "b" * 3000 + "@example.org", "-i", "root"], rt.EX_DATAERR),
+        ]
+        for args, expected in cases:
+            r = self.as_user(args, b"Subject: long\n\nx\n")
+            self.assertEqual(r.rc, expected, r.describe())
+            shown = [a if len(a) < 40 else "<%d bytes>" % len(a.encode()) for a in args]
+            self.record("sendmail %s" % " ".join(shown), "exit %d: %s" % (r.rc, r.err.strip()[:160]))
+        self.assertEqual(len(self.sp.names("maildrop")), 1)
+        self.pickup_and_deliver()
+        self.assertEqual(self.sp.names("corrupt"), [])
+        [m] = self.peer.messages
+        self.assertIn(name_800.encode("utf-8"), m.data)  # the From: display name
+
     # ------------------------------------------------------------ maildrop by hand
     def test_write_maildrop_directly(self):
         md = self.sp.area("maildrop")
