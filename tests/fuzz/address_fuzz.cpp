@@ -4,6 +4,8 @@
 // [begin, end) lies inside the input, in order, without overlap; rewriting
 // with the identity function changes nothing; a replacement holding a line
 // break is refused; split_address() is consistent with Address::str().
+#include <algorithm>
+
 #include "fuzz_support.hpp"
 #include "message/address.hpp"
 
@@ -36,16 +38,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string same = rewrite_address_list(in, [](const std::string &a) { return a; });
     check(addresses_of(same) == before, "identity rewrite changed the addresses");
     std::string evil = rewrite_address_list(in, [](const std::string &a) { return a + "\r\nBcc: x@y"; });
-    check(evil.find("\r\nBcc: x@y") == std::string::npos || in.find("\r\nBcc: x@y") != in.npos,
+    // Refused: the output has no line break the input did not have (the
+    // kept addr-spec may be normalised, so compare counts, not text).
+    auto count = [](std::string_view t, char c) { return std::count(t.begin(), t.end(), c); };
+    check(count(evil, '\r') <= count(in, '\r') && count(evil, '\n') <= count(in, '\n'),
           "a replacement with a line break was used");
     check(addresses_of(evil) == before, "a refused replacement changed the addresses");
-    size_t count = 0;
+    size_t seen = 0;
     std::string tagged = rewrite_address_list(in, [&](const std::string &a) {
-        ++count;
+        ++seen;
         return a.empty() ? a : "x" + a;
     });
     (void)tagged;
-    check(count <= list.addresses.size(), "rewrite saw more addresses than the parser");
+    check(seen <= list.addresses.size(), "rewrite saw more addresses than the parser");
 
     auto args = parse_recipient_argument(in);
     for (const auto &a : args.addresses) {
