@@ -9,7 +9,17 @@ namespace {
 // at all (CR, LF and NUL would inject headers or envelope fields; ESC and
 // the rest would reach an admin's terminal through mailq). TAB is allowed
 // only where white space is (a full name).
-bool bad_value(const std::string &v, bool allow_tab = false) {
+bool bad_value(const std::string &v, bool allow_tab = false);
+
+// An argument quoted in an error message, with control characters shown as
+// '?' so that a usage error cannot write line breaks or escapes to stderr.
+std::string shown(const std::string &v) {
+    std::string out;
+    for (unsigned char c : v.substr(0, 80)) out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    return "\"" + out + "\"";
+}
+
+bool bad_value(const std::string &v, bool allow_tab) {
     for (unsigned char c : v)
         if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return true;
     return false;
@@ -139,7 +149,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
                 if (!take_value(v)) return fail("option requires an argument -- B");
                 if (util::iequals(v, "8BITMIME")) o.body_type = "8BITMIME";
                 else if (util::iequals(v, "7BIT")) o.body_type = "7BIT";
-                else return fail("-B: body type must be 7BIT or 8BITMIME, not \"" + v + "\"");
+                else return fail("-B: body type must be 7BIT or 8BITMIME, not " + shown(v));
                 break;
             case 'N':
                 if (!take_value(v)) return fail("option requires an argument -- N");
@@ -153,7 +163,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
                         else if (p == "success") u = "SUCCESS";
                         else if (p == "failure") u = "FAILURE";
                         else if (p == "delay") u = "DELAY";
-                        else return fail("-N: unknown DSN notification \"" + part + "\"");
+                        else return fail("-N: unknown DSN notification " + shown(part));
                         up += (up.empty() ? "" : ",") + u;
                     }
                     if (up.find("NEVER") != std::string::npos && up != "NEVER")
@@ -165,7 +175,7 @@ ParseResult parse_sendmail_args(const std::vector<std::string> &args, bool relay
                 if (!take_value(v)) return fail("option requires an argument -- R");
                 if (util::iequals(v, "full")) o.dsn_ret = "FULL";
                 else if (util::iequals(v, "hdrs")) o.dsn_ret = "HDRS";
-                else return fail("-R: must be full or hdrs, not \"" + v + "\"");
+                else return fail("-R: must be full or hdrs, not " + shown(v));
                 break;
             case 'V':
                 if (!take_value(v)) return fail("option requires an argument -- V");

@@ -108,3 +108,12 @@ TEST(SendmailArgs, CommaListsRespectQuotesAndAngles) {
     auto o = parse_ok({"\"Doe, John\" <j@x>, b@y", "c@z,", ",d@w"});
     EXPECT_EQ(o.recipients, (std::vector<std::string>{"\"Doe, John\" <j@x>", "b@y", "c@z", "d@w"}));
 }
+
+TEST(SendmailArgs, ErrorsNeverEchoControlCharacters) {
+    for (auto args : {std::vector<std::string>{"-R", "a\nBcc: x"}, {"-B", "\x1b[2J"},
+                      {"-N", "never,\rdelay"}}) {
+        auto e = parse_err(args);
+        EXPECT_NE(e, "");
+        EXPECT_EQ(e.find_first_of("\r\n\x1b"), std::string::npos) << e;
+    }
+}
