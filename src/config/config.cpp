@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "build_config.hpp"
+#include "config/toml_text.hpp"
 #include "util/strings.hpp"
 
 namespace relay::config {
@@ -433,9 +434,11 @@ void finish_defaults(Config &cfg) {
 Result<Config> parse(std::string_view text, const std::string &name) {
     Config cfg;
     cfg.source = name;
+    auto guarded = guard_toml_text(text, name);
+    if (!guarded) return guarded.error();
     toml::table root;
     try {
-        root = toml::parse(text, name);
+        root = toml::parse(*guarded, name);
     } catch (const toml::parse_error &e) {
         return make_error(name + ":" + std::to_string(e.source().begin.line) + ": " +
                           std::string(e.description()));
