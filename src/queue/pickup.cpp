@@ -214,6 +214,46 @@ PickupReport pickup(const config::Config &cfg, FsQueue &queue, const rewrite::Pi
     std::sort(names.begin(), names.end());
     const size_t limit = cfg.queue.message_size_limit + (4u << 20);
 
+    // Group commit: entries are staged and committed CommitBatch::kMaxEntries
+    // at a time; their maildrop files go after the commit, with one fsync of
+    // maildrop/ per batch. Log lines are written once an entry is committed.
+    struct Done {
+        std::string id, sender, message_id;
+        uint32_t uid = 0;
+        size_t size = 0, nrcpt = 0;
+        bool hold = false;
+    };
+    CommitBatch batch(queue);
+    std::vector<Done> staged;
+    auto finish = [&] {
+        if (staged.empty()) return;
+        auto out = batch.commit();
+        for (auto &[id, err] : out.failed)
+            log::error(id + ": cannot queue: " + err.message);
+        bool unlinked = false;
+        for (auto &d : staged) {
+            if (std::find(out.committed.begin(), out.committed.end(), d.id) == out.committed.end())
+                continue;
+            if (d.hold) {
+                if (auto m = queue.move(d.id, Area::Queue, Area::Hold); !m)
+                    log::error(d.id + ": cannot put on hold: " + m.error().message);
+                log::warning(d.id + ": no recipients after rewriting: message put on hold");
+                ++rep.held;
+            } else {
+                ++rep.picked;
+            }
+            // A failure here is row P3 of the state table: the next pickup
+            // finds queue/<id> and only removes the maildrop file.
+            unlinked |= util::sys::unlinkat(dir.get(), d.id.c_str(), 0) == 0;
+            log::info(d.id + ": uid=" + std::to_string(d.uid) + " from=<" + d.sender + ">");
+            if (!d.message_id.empty()) log::info(d.id + ": message-id=" + d.message_id);
+            log::info(d.id + ": from=<" + d.sender + ">, size=" + std::to_string(d.size) +
+                      ", nrcpt=" + std::to_string(d.nrcpt) + " (queue active)");
+        }
+        if (unlinked) util::sys::fsync_dir(dir.get());
+        staged.clear();
+    };
+
     for (auto &name : names) {
         if (name == "." || name == "..") continue;
         if (name.rfind("t.", 0) == 0) {
@@ -268,34 +308,27 @@ PickupReport pickup(const config::Config &cfg, FsQueue &queue, const rewrite::Pi
         auto &env = prep->envelope;
         std::string body = prep->message.str();
         env.size = body.size();
-        Area area = Area::Queue;
+        Done d;
+        d.id = name;
+        d.uid = st.st_uid;
+        d.sender = env.sender;
+        d.size = env.size;
+        d.nrcpt = env.rcpts.size();
+        if (auto *mid = prep->message.find("Message-ID")) d.message_id = util::trim(mid->value());
         if (env.rcpts.empty()) {
             env.reason = "no recipients after rewriting";
-            area = Area::Hold;
+            d.hold = true;
         }
-        auto r = queue.commit(env, body);
-        if (!r) {
+        fd.reset();
+        if (auto r = batch.stage(env, body); !r) {
             // Temporary: leave the maildrop file for the next pickup.
             log::error(name + ": cannot queue: " + r.error().message);
             continue;
         }
-        if (area == Area::Hold) {
-            if (auto m = queue.move(name, Area::Queue, Area::Hold); !m)
-                log::error(name + ": cannot put on hold: " + m.error().message);
-            log::warning(name + ": no recipients after rewriting: message put on hold");
-            ++rep.held;
-        } else {
-            ++rep.picked;
-        }
-        // A failure here is row P3 of the state table: the next pickup
-        // finds queue/<id> and only removes the maildrop file.
-        if (util::sys::unlinkat(dir.get(), name.c_str(), 0) == 0) util::sys::fsync_dir(dir.get());
-        log::info(name + ": uid=" + std::to_string(st.st_uid) + " from=<" + env.sender + ">");
-        if (auto *mid = prep->message.find("Message-ID"))
-            log::info(name + ": message-id=" + std::string(util::trim(mid->value())));
-        log::info(name + ": from=<" + env.sender + ">, size=" + std::to_string(env.size) +
-                  ", nrcpt=" + std::to_string(env.rcpts.size()) + " (queue active)");
+        staged.push_back(std::move(d));
+        if (batch.full()) finish();
     }
+    finish();
     return rep;
 }
 

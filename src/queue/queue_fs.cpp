@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,32 +152,113 @@ bool FsQueue::exists(const std::string &id) const {
 }
 
 Result<void> FsQueue::commit(const Envelope &env, std::string_view message) {
+    CommitBatch batch(*this);
+    if (auto r = batch.stage(env, message); !r) return r;
+    auto out = batch.commit();
+    if (!out.failed.empty()) return out.failed.front().second;
+    return {};
+}
+
+CommitBatch::CommitBatch(FsQueue &queue)
+    : queue_(queue), incoming_(open_dir(queue.spool() + "/incoming")) {}
+
+CommitBatch::~CommitBatch() {
+    for (auto &s : staged_) discard(s);
+}
+
+void CommitBatch::discard(Staged &s) {
+    s.message.reset();
+    s.envelope.reset();
+    s.dir.reset();
+    if (incoming_) remove_entry(incoming_.get(), s.id.c_str());
+}
+
+Result<void> CommitBatch::stage(const Envelope &env, std::string_view message) {
     if (!is_valid_id(env.id)) return make_error("commit: invalid queue id");
-    UniqueFd incoming = open_dir(spool_ + "/incoming");
-    UniqueFd queue = open_dir(spool_ + "/queue");
-    if (!incoming || !queue) return sys_error("open spool directory " + spool_);
-    const char *id = env.id.c_str();
+    if (full()) return make_error("commit: batch full");
+    if (!incoming_) return sys_error("open spool directory " + queue_.spool());
+    Staged s;
+    s.id = env.id;
+    const char *id = s.id.c_str();
     // A leftover from a crashed attempt at this very id is incomplete by
-    // definition (commit is the rename below): start over.
-    if (remove_entry(incoming.get(), id) < 0) return sys_error("clean incoming/" + env.id);
-    if (sys::mkdirat(incoming.get(), id, 0700) < 0) return sys_error("mkdir incoming/" + env.id);
-    // A failure before the rename removes the partial entry at once (a
-    // crash leaves it to recover()): on a full disk it holds the space the
-    // next submission needs.
+    // definition (the commit is the rename into queue/): start over.
+    if (remove_entry(incoming_.get(), id) < 0) return sys_error("clean incoming/" + s.id);
+    if (sys::mkdirat(incoming_.get(), id, 0700) < 0) return sys_error("mkdir incoming/" + s.id);
+    // A failure removes the partial entry at once (a crash leaves it to
+    // recover()): on a full disk it holds the space the next one needs.
     auto fail = [&](Error e) -> Result<void> {
-        remove_entry(incoming.get(), id);
+        discard(s);
         return e;
     };
-    UniqueFd entry(open_subdir(incoming.get(), id));
-    if (!entry) return fail(sys_error("open incoming/" + env.id));
-    if (auto r = write_new_file(entry.get(), "message", message); !r) return fail(r.error());
-    if (auto r = write_new_file(entry.get(), "envelope", serialize(env)); !r) return fail(r.error());
-    if (sys::fsync_dir(entry.get()) < 0) return fail(sys_error("fsync incoming/" + env.id));
-    if (sys::fsync_dir(incoming.get()) < 0) return fail(sys_error("fsync incoming"));
-    if (sys::renameat(incoming.get(), id, queue.get(), id) < 0)
-        return fail(sys_error("rename into queue/" + env.id));
-    if (sys::fsync_dir(queue.get()) < 0) return sys_error("fsync queue");
+    s.dir = open_subdir(incoming_.get(), id);
+    if (!s.dir) return fail(sys_error("open incoming/" + s.id));
+    auto create = [&](const char *name, std::string_view data, UniqueFd &fd) -> Result<void> {
+        fd = UniqueFd(sys::openat(s.dir.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                  0600));
+        if (!fd) return sys_error("create incoming/" + s.id + "/" + name);
+        if (sys::write_all(fd.get(), data.data(), data.size()) < 0)
+            return sys_error("write incoming/" + s.id + "/" + name);
+        // Start the write-back now, so that commit()'s fsyncs find it done.
+        ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+        return {};
+    };
+    if (auto r = create("message", message, s.message); !r) return fail(r.error());
+    if (auto r = create("envelope", serialize(env), s.envelope); !r) return fail(r.error());
+    staged_.push_back(std::move(s));
     return {};
+}
+
+CommitBatch::Outcome CommitBatch::commit() {
+    Outcome out;
+    std::vector<Staged> ready;
+    for (auto &s : staged_) {
+        std::string what;
+        if (sys::fsync(s.message.get()) < 0) what = "fsync incoming/" + s.id + "/message";
+        else if (sys::fsync(s.envelope.get()) < 0) what = "fsync incoming/" + s.id + "/envelope";
+        else if (sys::fsync_dir(s.dir.get()) < 0) what = "fsync incoming/" + s.id;
+        if (!what.empty()) {
+            out.failed.emplace_back(s.id, sys_error(what));
+            discard(s);
+        } else {
+            ready.push_back(std::move(s));
+        }
+    }
+    staged_.clear();
+    if (ready.empty()) return out;
+    UniqueFd queue_dir = open_dir(queue_.spool() + "/queue");
+    std::string what;
+    if (!queue_dir) what = "open spool directory " + queue_.spool();
+    else if (sys::fsync_dir(incoming_.get()) < 0) what = "fsync incoming";
+    if (!what.empty()) {
+        Error e = sys_error(what);
+        for (auto &s : ready) {
+            out.failed.emplace_back(s.id, e);
+            discard(s);
+        }
+        return out;
+    }
+    std::vector<std::string> renamed;
+    for (auto &s : ready) {
+        s.message.reset();
+        s.envelope.reset();
+        s.dir.reset();
+        if (sys::renameat(incoming_.get(), s.id.c_str(), queue_dir.get(), s.id.c_str()) < 0) {
+            out.failed.emplace_back(s.id, sys_error("rename into queue/" + s.id));
+            remove_entry(incoming_.get(), s.id.c_str());
+        } else {
+            renamed.push_back(s.id);
+        }
+    }
+    if (renamed.empty()) return out;
+    if (sys::fsync_dir(queue_dir.get()) < 0) {
+        // Renamed but perhaps not durable: the callers keep the maildrop
+        // files, and the next pickup finds these entries in queue/.
+        Error e = sys_error("fsync queue");
+        for (auto &id : renamed) out.failed.emplace_back(id, e);
+        return out;
+    }
+    out.committed = std::move(renamed);
+    return out;
 }
 
 std::vector<std::string> FsQueue::list(Area area) const {
@@ -230,15 +312,34 @@ Result<void> FsQueue::update(const Envelope &env, Area area) {
 }
 
 Result<void> FsQueue::remove(const std::string &id, Area area) {
+    if (auto r = retire(id, area); !r) return r;
+    std::vector<std::string> ids{id};
+    return finish_retired(ids, area);
+}
+
+Result<void> FsQueue::retire(const std::string &id, Area area) {
     if (!is_valid_id(id)) return make_error("remove: invalid queue id");
     UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
     UniqueFd purge = open_dir(spool_ + "/purge");
     if (!from || !purge) return sys_error("open spool directory " + spool_);
     if (sys::renameat(from.get(), id.c_str(), purge.get(), id.c_str()) < 0)
         return sys_error("rename " + id + " into purge");
+    return {};
+}
+
+Result<void> FsQueue::finish_retired(std::vector<std::string> &ids, Area area) {
+    if (ids.empty()) return {};
+    UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
+    UniqueFd purge = open_dir(spool_ + "/purge");
+    if (!from || !purge) return sys_error("open spool directory " + spool_);
+    // The decision for every entry retired since the last call.
     if (sys::fsync_dir(from.get()) < 0) return sys_error("fsync " + std::string(area_dir(area)));
-    // From here the deletion is decided; recover() finishes it after a crash.
-    if (remove_entry(purge.get(), id.c_str()) < 0) return sys_error("remove purge/" + id);
+    // From here the deletions are decided; recover() finishes them after a crash.
+    std::optional<Error> first;
+    for (auto &id : ids)
+        if (remove_entry(purge.get(), id.c_str()) < 0 && !first) first = sys_error("remove purge/" + id);
+    ids.clear();
+    if (first) return *first;
     return {};
 }
 

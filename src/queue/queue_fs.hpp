@@ -11,7 +11,9 @@
 // commit() makes an entry exist completely or not at all: both files are
 // written and fsynced in incoming/<id>/, the directory is fsynced, renamed
 // into queue/ in one step, and queue/ is fsynced. remove() renames into
-// purge/ (one durable step) before deleting the files. recover() finishes
+// purge/ (one durable step) before deleting the files. CommitBatch and
+// retire()/finish_retired() do the same for many entries at a time with
+// one fsync of each shared directory (group commit). recover() finishes
 // or undoes whatever a crash interrupted; it is run by every flush and by
 // `relay check`. The state table in README.md lists each crash point.
 //
@@ -19,6 +21,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "queue/envelope.hpp"
@@ -61,6 +64,14 @@ public:
     Result<void> update(const Envelope &env, Area area = Area::Queue);
     // Deletes an entry: rename into purge/ (durable), then unlink its files.
     Result<void> remove(const std::string &id, Area area = Area::Queue);
+    // remove() in two halves, for many entries: retire() renames the entry
+    // into purge/ (it is no longer queued, but the rename is not durable
+    // yet); finish_retired() fsyncs AREA once, which decides every rename
+    // since the last call, then deletes those entries and clears IDS. A
+    // crash in between may bring retired entries back (sent again: the
+    // duplicate window of README.md, rows R1 and R3).
+    Result<void> retire(const std::string &id, Area area = Area::Queue);
+    Result<void> finish_retired(std::vector<std::string> &ids, Area area = Area::Queue);
     // Moves an entry between areas (hold, release, quarantine as corrupt).
     Result<void> move(const std::string &id, Area from, Area to);
 
@@ -68,6 +79,45 @@ public:
 
 private:
     std::string spool_;
+};
+
+// Group commit for pickup: stage() writes entries into incoming/ and starts
+// their write-back; commit() waits for all of them (an fsync per file and
+// per entry directory, which the disk has mostly done by then), fsyncs
+// incoming/ once, renames every entry into queue/ and fsyncs queue/ once.
+// An entry is committed exactly when commit() lists it; one that failed is
+// removed from incoming/ (or, when only the final fsync of queue/ failed,
+// left in queue/ for the next pickup to recognise, state-table row P3).
+// At most kMaxEntries may be staged (each holds three descriptors).
+class CommitBatch {
+public:
+    static constexpr size_t kMaxEntries = 64;
+
+    explicit CommitBatch(FsQueue &queue);
+    ~CommitBatch();
+    CommitBatch(const CommitBatch &) = delete;
+    CommitBatch &operator=(const CommitBatch &) = delete;
+
+    Result<void> stage(const Envelope &env, std::string_view message);
+    size_t size() const { return staged_.size(); }
+    bool full() const { return staged_.size() >= kMaxEntries; }
+
+    struct Outcome {
+        std::vector<std::string> committed;
+        std::vector<std::pair<std::string, Error>> failed;
+    };
+    Outcome commit();
+
+private:
+    struct Staged {
+        std::string id;
+        util::UniqueFd dir, message, envelope;
+    };
+    void discard(Staged &s);
+
+    FsQueue &queue_;
+    util::UniqueFd incoming_;
+    std::vector<Staged> staged_;
 };
 
 }  // namespace relay::queue

@@ -126,24 +126,29 @@ void deliver_groups(RunState &run, std::vector<std::unique_ptr<Group>> &groups, 
     std::exception_ptr failure;
     auto worker = [&]() {
         FlushReport part;
+        Retired retired;
         try {
             for (size_t t; (t = next_ticket++) < tickets.size();) {
                 Group &g = *groups[tickets[t]];
                 std::unique_ptr<Client> client;  // no libcurl until a message needs it
                 for (size_t i; !run.stopping() && (i = g.next++) < g.items.size();) {
                     if (!client) client = std::make_unique<Client>(run.cfg, g.route);
-                    deliver_entry(run, *client, g.items[i], part);
+                    deliver_entry(run, *client, g.items[i], retired, part);
                     run.tick();
                 }
                 if (client) {
                     client->close();
                     part.connections += client->connections_opened();
                 }
+                retired.finish(run, part);
             }
         } catch (...) {
-            std::lock_guard<std::mutex> hold(merge_lock);
-            if (!failure) failure = std::current_exception();
-            next_ticket = tickets.size();  // the others stop after their message
+            {
+                std::lock_guard<std::mutex> hold(merge_lock);
+                if (!failure) failure = std::current_exception();
+                next_ticket = tickets.size();  // the others stop after their message
+            }
+            retired.finish(run, part);
         }
         std::lock_guard<std::mutex> hold(merge_lock);
         merge_report(rep, part);

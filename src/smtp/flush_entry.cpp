@@ -102,7 +102,24 @@ bool queue_notice(RunState &run, const queue::Envelope &env, const queue::Bounce
 
 }  // namespace
 
-void deliver_entry(RunState &run, Client &client, Item &item, FlushReport &rep) {
+void Retired::finish(RunState &run, FlushReport &rep) {
+    if (ids.empty()) return;
+    std::vector<std::string> batch = ids;
+    if (auto r = run.q.finish_retired(ids); !r) {
+        // The entries are in purge/; recover() deletes them next run, or a
+        // crash before that brings them back (the duplicate window).
+        log::warning("cannot complete the removal of " + std::to_string(batch.size()) +
+                     " finished entr" + (batch.size() == 1 ? "y" : "ies") + ": " + r.error().message);
+        ids.clear();
+        return;
+    }
+    for (auto &id : batch) {
+        ++rep.removed;
+        log::info(id + ": removed");
+    }
+}
+
+void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, FlushReport &rep) {
     const config::Config &cfg = run.cfg;
     queue::FsQueue &q = run.q;
     const FlushOptions &opt = run.opt;
@@ -225,14 +242,14 @@ void deliver_entry(RunState &run, Client &client, Item &item, FlushReport &rep) 
     fd->reset();
 
     if (env.pending() == 0) {
-        if (auto rr = q.remove(id); !rr) {
+        if (auto rr = q.retire(id); !rr) {
             // Record the outcomes so nothing is sent twice, then retry removal next run.
             log::warning(id + ": cannot remove finished entry: " + rr.error().message);
             if (auto u = q.update(env); !u)
                 log::error(id + ": cannot update envelope: " + u.error().message);
         } else {
-            ++rep.removed;
-            log::info(id + ": removed");
+            done.ids.push_back(id);
+            if (done.ids.size() >= Retired::kMaxRetired) done.finish(run, rep);
         }
         return;
     }

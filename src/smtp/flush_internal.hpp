@@ -55,9 +55,20 @@ inline constexpr unsigned kProgressOver = 50;
 double real_now();
 std::string format_delay(double seconds);
 
+// Finished entries of one delivery thread, removed by group commit: each
+// is retired (renamed into purge/) when its last recipient is done, and
+// the batch is made durable and deleted (one fsync of queue/) every
+// kMaxRetired entries and whenever the thread closes a connection.
+struct Retired {
+    static constexpr size_t kMaxRetired = 64;
+    std::vector<std::string> ids;
+    void finish(RunState &run, FlushReport &rep);  // logs "removed" for each
+};
+
 // Sends ITEM's pending recipients over CLIENT and records every outcome
-// (log line, envelope, notifications, back-off or removal). Adds to REP.
-void deliver_entry(RunState &run, Client &client, Item &item, FlushReport &rep);
+// (log line, envelope, notifications, back-off or retirement into DONE).
+// Adds to REP.
+void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, FlushReport &rep);
 
 // Adds PART's counts to REP (next_due is the earlier of the two).
 void merge_report(FlushReport &rep, const FlushReport &part);

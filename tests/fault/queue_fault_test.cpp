@@ -8,9 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/config.hpp"
+#include "log/log.hpp"
 #include "queue/id.hpp"
 #include "queue/maildrop.hpp"
+#include "queue/pickup.hpp"
 #include "queue/queue_fs.hpp"
+#include "rewrite/pipeline.hpp"
 #include "support/tmpdir.hpp"
 #include "util/sys.hpp"
 
@@ -24,17 +28,19 @@ namespace {
 int g_fail_at = 0;   // fail the k-th operation (1-based); 0 = never
 int g_count = 0;
 int g_errno = EIO;
+bool g_sticky = false;  // fail every operation from the k-th on (a crash)
 
 int hook(sys::Op, const char *) {
     ++g_count;
-    return g_count == g_fail_at ? g_errno : 0;
+    return g_count == g_fail_at || (g_sticky && g_count > g_fail_at) ? g_errno : 0;
 }
 
 struct FaultScope {
-    FaultScope(int k, int err = EIO) {
+    FaultScope(int k, int err = EIO, bool sticky = false) {
         g_fail_at = k;
         g_count = 0;
         g_errno = err;
+        g_sticky = sticky;
         sys::set_fault_hook(hook);
     }
     ~FaultScope() { sys::set_fault_hook(nullptr); }
@@ -200,4 +206,95 @@ TEST(QueueFault, TruncatedEnvelopeIsQuarantinedNotDelivered) {
     EXPECT_EQ(rep.moved_corrupt, 1u);
     EXPECT_TRUE(q.list().empty());
     EXPECT_EQ(q.list(Area::Corrupt), std::vector<std::string>{e.id});
+}
+
+// Rows P1-P3 for the group commit of pickup: maildrop files are taken in
+// batches (an fsync per batch for each shared directory). A failure at any
+// step, alone or as a crash (every later step failing too), followed by
+// recovery and a clean pickup leaves each submission queued exactly once
+// and maildrop/ and incoming/ empty.
+TEST(QueueFault, PickupBatchAtEveryStep) {
+    constexpr int kMessages = 3;
+    int tried = 0;
+    for (bool sticky : {false, true}) {
+        for (int k = 1;; ++k) {
+            test::TempDir dir;
+            ASSERT_TRUE(FsQueue::init(dir.path(), -1, -1, -1).ok());
+            config::Config cfg;
+            cfg.queue.directory = dir.path();
+            config::finish_defaults(cfg);
+            rewrite::Pipeline rw(cfg);
+            FsQueue q(dir.path());
+            std::vector<std::string> ids;
+            for (int i = 0; i < kMessages; ++i) {
+                Submission s;
+                s.recipients = {"rcpt" + std::to_string(i) + "@example.net"};
+                s.message = "Subject: " + std::to_string(i) + "\n\nbody\n";
+                ids.push_back(make_id());
+                ASSERT_TRUE(write_maildrop(dir.path(), ids.back(), s).ok());
+            }
+            bool fired;
+            {
+                FaultScope f(k, EIO, sticky);
+                (void)pickup(cfg, q, rw);
+                fired = f.fired();
+            }
+            q.recover();
+            auto rep = pickup(cfg, q, rw);
+            EXPECT_EQ(rep.corrupt, 0u) << "step " << k;
+            EXPECT_EQ(q.list(), (std::vector<std::string>{ids.begin(), ids.end()}))
+                << "step " << k << (sticky ? " (crash)" : "");
+            for (auto &id : ids) EXPECT_TRUE(q.load(id).ok()) << "step " << k << ": " << id;
+            EXPECT_TRUE(dir_empty(dir.path() + "/maildrop")) << "step " << k;
+            EXPECT_TRUE(dir_empty(dir.path() + "/incoming")) << "step " << k;
+            if (!fired) break;
+            ++tried;
+        }
+    }
+    // Per message: mkdir, 2 creates and writes, 2 fsyncs and a directory
+    // fsync; per batch: incoming/, the renames, queue/, the unlinks, maildrop/.
+    EXPECT_GE(tried, 2 * (kMessages * 8 + 3));
+}
+
+// Rows R1-R3 for removals in a batch: after a failure or crash at any step
+// and recovery, purge/ is empty and every entry is either gone or whole.
+TEST(QueueFault, RetireBatchAtEveryStep) {
+    int tried = 0;
+    for (bool sticky : {false, true}) {
+        for (int k = 1;; ++k) {
+            test::TempDir dir;
+            ASSERT_TRUE(FsQueue::init(dir.path(), -1, -1, -1).ok());
+            FsQueue q(dir.path());
+            std::vector<std::string> ids;
+            for (int i = 0; i < 3; ++i) {
+                auto e = env_for(make_id());
+                ASSERT_TRUE(q.commit(e, "body").ok());
+                ids.push_back(e.id);
+            }
+            bool fired;
+            {
+                FaultScope f(k, EIO, sticky);
+                std::vector<std::string> retired;
+                for (auto &id : ids)
+                    if (q.retire(id)) retired.push_back(id);
+                (void)q.finish_retired(retired);
+                fired = f.fired();
+            }
+            if (!fired) {
+                EXPECT_TRUE(q.list().empty());
+                EXPECT_TRUE(dir_empty(dir.path() + "/purge"));
+                break;
+            }
+            ++tried;
+            q.recover();
+            EXPECT_TRUE(dir_empty(dir.path() + "/purge")) << "step " << k;
+            for (auto &id : ids) {
+                if (q.exists(id)) {
+                    EXPECT_TRUE(q.load(id).ok()) << "step " << k;
+                }
+            }
+            EXPECT_TRUE(q.list(Area::Corrupt).empty()) << "step " << k;
+        }
+    }
+    EXPECT_GE(tried, 2 * 6);
 }
