@@ -14,8 +14,9 @@
 // Each wake runs exactly what `relay --flush` runs (flush_once(): flush.lock,
 // recovery, pickup, delivery), so the daemon and cron or a systemd timer can
 // be used together; a flush that finds the lock held is retried a second
-// later. Tables are read afresh for every run; relay.toml itself is read
-// once: restart the daemon after changing it.
+// later. Tables are read afresh for every run; relay.toml is read again
+// on SIGHUP (a file that does not load is logged and the running
+// configuration kept; a changed [queue] directory needs a restart).
 //
 // Guarantees: only root or the relay user (the owner of SPOOL/queue) may
 // run it; one daemon per spool (SPOOL/daemon.lock). SIGTERM and SIGINT end
@@ -32,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build_config.hpp"
 #include "cli/flush_cmd.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
@@ -43,11 +45,13 @@ namespace {
 constexpr int64_t kMaxSleep = 300;  // seconds between runs at the most
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
 int g_wake_fd = -1;
 
-extern "C" void on_stop_signal(int) {
+extern "C" void on_signal(int sig) {
     int saved = errno;
-    g_stop = 1;
+    if (sig == SIGHUP) g_reload = 1;
+    else g_stop = 1;
     if (g_wake_fd >= 0) {
         ssize_t n = ::write(g_wake_fd, "s", 1);
         (void)n;
@@ -89,9 +93,27 @@ void drain(int fd) {
     }
 }
 
+// SIGHUP: CTX gets the configuration file as it is now, or stays as it was.
+void reload(Context &ctx) {
+    const std::string path = ctx.explicit_config ? ctx.config_path : build::config_file;
+    auto loaded = config::load(path, ctx.explicit_config);
+    if (!loaded) {
+        log::error("reload failed, keeping the running configuration: " + loaded.error().message);
+        return;
+    }
+    if (loaded->queue.directory != ctx.cfg.queue.directory) {
+        log::warning("reload: [queue] directory changed; restart relay --daemon to apply it "
+                     "(keeping the running configuration)");
+        return;
+    }
+    ctx.cfg = std::move(loaded).value();
+    log::info("reload: configuration reloaded from " + path);
+}
+
 }  // namespace
 
-int run_daemon(const Context &ctx, const Options &opt_in) {
+int run_daemon(const Context &ctx_in, const Options &opt_in) {
+    Context ctx = ctx_in;
     log::set_component("flush");
     const std::string &spool = ctx.cfg.queue.directory;
     struct stat qst;
@@ -117,11 +139,12 @@ int run_daemon(const Context &ctx, const Options &opt_in) {
     util::UniqueFd wake_rd(pfd[0]), wake_wr(pfd[1]);
     g_wake_fd = wake_wr.get();
     struct sigaction sa = {};
-    sa.sa_handler = on_stop_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: poll() returns at once
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGHUP, &sa, nullptr);
     struct sigaction ign = {};
     ign.sa_handler = SIG_IGN;
     ::sigaction(SIGPIPE, &ign, nullptr);
@@ -130,6 +153,10 @@ int run_daemon(const Context &ctx, const Options &opt_in) {
     opt.quiet = true;  // no progress line: nobody is watching
     log::info("daemon started: waiting on " + spool + "/trigger");
     while (!g_stop) {
+        if (g_reload) {
+            g_reload = 0;
+            reload(ctx);
+        }
         int64_t sleep_s = kMaxSleep;
         try {
             FlushRun run = flush_once(ctx, opt, &g_stop);
@@ -151,6 +178,7 @@ int run_daemon(const Context &ctx, const Options &opt_in) {
         if (pr < 0 && errno != EINTR)
             throw Fatal(Exit::OsErr, std::string("poll: ") + errno_text(errno));
         if (pr > 0 && (fds[0].revents & POLLIN)) drain(trigger.get());
+        if (pr > 0 && (fds[1].revents & POLLIN)) drain(wake_rd.get());
     }
     g_wake_fd = -1;
     log::info("daemon stopped");

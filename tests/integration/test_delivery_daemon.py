@@ -9,6 +9,7 @@ import time
 import unittest
 
 from delivery_base import DeliveryBase, RELAY
+from smtpd_peer import free_port
 
 
 class TestDaemon(DeliveryBase):
@@ -65,6 +66,37 @@ class TestDaemon(DeliveryBase):
         self.assertEqual(d.returncode, 0, err)
         self.assertIn("daemon started", err)
         self.assertIn("daemon stopped", err)
+
+    def test_sighup_rereads_the_configuration(self):
+        dead_port = free_port()  # nobody listens there
+        live = self.peer()
+        self.configure(dead_port)
+        d = self.start_daemon()
+        self.submit("bob@example.net", subject="first")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "refused" not in self.relay("mailq").stdout:
+            time.sleep(0.05)
+        self.assertIn("refused", self.relay("mailq").stdout)
+        # A file that does not load is refused; the daemon keeps running.
+        good = open(self.cfg).read()
+        with open(self.cfg, "w") as f:
+            f.write("relayhost = \n")
+        d.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(d.poll(), "daemon died on a bad configuration")
+        # The fixed file names the live smarthost: new mail goes there.
+        with open(self.cfg, "w") as f:
+            f.write(good.replace("[127.0.0.1]:%d" % dead_port, "[127.0.0.1]:%d" % live.port))
+        d.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.submit("carol@example.net", subject="second")
+        self.assertTrue(live.wait_for_messages(1, timeout=5), "not delivered after the reload")
+        self.assertEqual(live.messages[0].rcpt_tos, ["carol@example.net"])
+        d.send_signal(signal.SIGTERM)
+        out, err = d.communicate(timeout=10)
+        self.assertEqual(d.returncode, 0, err)
+        self.assertIn("reload failed, keeping the running configuration", err)
+        self.assertIn("reload: configuration reloaded from " + self.cfg, err)
 
     def test_timer_retries_when_due(self):
         p = self.peer(rcpt_replies={"later@example.net": ["451 4.3.0 Try again later"]})
