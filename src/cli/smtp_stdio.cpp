@@ -20,18 +20,33 @@ constexpr int max_errors = 20;
 class LineReader {
 public:
     explicit LineReader(int fd) : fd_(fd) {}
-    // One line without its line end (CRLF or LF); false at EOF/error.
-    bool next(std::string &line) {
+    // One line without its line end (CRLF or LF); false at EOF/error. A
+    // line longer than MAX comes back as its first MAX + 1 bytes, and the
+    // rest of it is read and dropped: memory stays bounded whatever the
+    // input.
+    bool next(std::string &line, size_t max) {
         for (;;) {
             size_t nl = buf_.find('\n', pos_);
-            if (nl != std::string::npos) {
+            if (skipping_) {
+                if (nl == std::string::npos) {
+                    buf_.clear();
+                    pos_ = 0;
+                } else {
+                    pos_ = nl + 1;
+                    skipping_ = false;
+                    continue;
+                }
+            } else if (nl != std::string::npos && nl - pos_ <= max + 1) {
                 line.assign(buf_, pos_, nl - pos_);
                 if (!line.empty() && line.back() == '\r') line.pop_back();
                 pos_ = nl + 1;
-                if (pos_ > 65536) {
-                    buf_.erase(0, pos_);
-                    pos_ = 0;
-                }
+                compact();
+                return true;
+            } else if (buf_.size() - pos_ > max + 1) {
+                line.assign(buf_, pos_, max + 1);
+                pos_ += max + 1;
+                skipping_ = true;
+                compact();
                 return true;
             }
             char tmp[65536];
@@ -43,9 +58,17 @@ public:
     }
 
 private:
+    void compact() {
+        if (pos_ > 65536) {
+            buf_.erase(0, pos_);
+            pos_ = 0;
+        }
+    }
+
     int fd_;
     std::string buf_;
     size_t pos_ = 0;
+    bool skipping_ = false;
 };
 
 // Extracts the path of "FROM:<addr> params" / "TO:<addr> params".
@@ -105,7 +128,7 @@ int smtp_stdio_session(const config::Config &cfg, const std::string &config_path
         have_mail = false;
     };
     std::string line;
-    while (reader.next(line)) {
+    while (reader.next(line, max_command_line)) {
         if (line.size() > max_command_line) {
             reply("500 5.5.2 Error: line too long");
             if (++errors > max_errors) break;
@@ -202,7 +225,7 @@ int smtp_stdio_session(const config::Config &cfg, const std::string &config_path
             reply("354 End data with <CR><LF>.<CR><LF>");
             std::string msg, l;
             bool complete = false, too_big = false;
-            while (reader.next(l)) {
+            while (reader.next(l, cfg.queue.message_size_limit)) {
                 if (l == ".") {
                     complete = true;
                     break;
