@@ -1,5 +1,6 @@
 #include "queue/maildrop.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -33,6 +34,45 @@ bool clean(std::string_view v, bool allow_tab = false, size_t max = max_value) {
 bool is_xtext_field(std::string_view key) { return key == "fullname" || key == "envid"; }
 }  // namespace
 
+bool valid_notify(std::string_view v) {
+    if (v.empty()) return false;
+    bool never = false, other = false;
+    size_t start = 0;
+    for (;;) {
+        size_t comma = v.find(',', start);
+        std::string_view w = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+        if (w == "NEVER") never = true;
+        else if (w == "SUCCESS" || w == "FAILURE" || w == "DELAY") other = true;
+        else return false;
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return !(never && other);
+}
+
+bool valid_orcpt(std::string_view v) {
+    // addr-type ";" xtext (RFC 3461 section 4.2), at most 500 characters.
+    size_t semi = v.find(';');
+    if (semi == std::string_view::npos || semi == 0 || semi + 1 >= v.size() || v.size() > 500)
+        return false;
+    for (char c : v.substr(0, semi))
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+    std::string_view x = v.substr(semi + 1);
+    for (size_t i = 0; i < x.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(x[i]);
+        if (c == '+') {
+            if (i + 2 >= x.size()) return false;
+            if (!std::isxdigit(static_cast<unsigned char>(x[i + 1])) ||
+                !std::isxdigit(static_cast<unsigned char>(x[i + 2])))
+                return false;
+            i += 2;
+        } else if (c < 0x21 || c > 0x7e || c == '=') {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::string serialize_submission(const Submission &s) {
     std::string out = "maildrop: 1\n";
     auto kv = [&out](std::string_view k, std::string_view v) {
@@ -45,7 +85,13 @@ std::string serialize_submission(const Submission &s) {
     if (!s.notify.empty()) kv("notify", s.notify);
     if (!s.ret.empty()) kv("ret", s.ret);
     if (!s.envid.empty()) kv("envid", util::xtext_encode(s.envid));
-    for (auto &r : s.recipients) kv("rcpt", r);
+    for (size_t i = 0; i < s.recipients.size(); ++i) {
+        kv("rcpt", s.recipients[i]);
+        if (i < s.rcpt_params.size()) {
+            if (!s.rcpt_params[i].notify.empty()) kv("rcpt.notify", s.rcpt_params[i].notify);
+            if (!s.rcpt_params[i].orcpt.empty()) kv("rcpt.orcpt", s.rcpt_params[i].orcpt);
+        }
+    }
     out += "data:\n";
     return out;
 }
@@ -85,6 +131,7 @@ Result<Submission> parse_submission(std::string_view text, size_t limit) {
             if (val != "7BIT" && val != "8BITMIME") return make_error("bad body type");
             s.body_type = val;
         } else if (key == "notify") {
+            if (!valid_notify(val)) return make_error("bad notify");
             s.notify = val;
         } else if (key == "ret") {
             if (val != "FULL" && val != "HDRS") return make_error("bad ret");
@@ -97,11 +144,23 @@ Result<Submission> parse_submission(std::string_view text, size_t limit) {
             if (val.empty()) return make_error("empty rcpt");
             if (s.recipients.size() >= max_recipients) return make_error("too many recipients");
             s.recipients.emplace_back(val);
+        } else if (key == "rcpt.notify" || key == "rcpt.orcpt") {
+            if (s.recipients.empty()) return make_error(std::string(key) + " before any rcpt");
+            s.rcpt_params.resize(s.recipients.size());
+            auto &p = s.rcpt_params.back();
+            if (key == "rcpt.notify") {
+                if (!valid_notify(val) || !p.notify.empty()) return make_error("bad rcpt.notify");
+                p.notify = val;
+            } else {
+                if (!valid_orcpt(val) || !p.orcpt.empty()) return make_error("bad rcpt.orcpt");
+                p.orcpt = val;
+            }
         } else {
             return make_error("unknown field '" + std::string(key.substr(0, 20)) + "'");
         }
     }
     if (first) return make_error("not a maildrop file");
+    if (!s.rcpt_params.empty()) s.rcpt_params.resize(s.recipients.size());
     if (text.size() - consumed > limit) return make_error("message exceeds the size limit");
     s.message = std::string(text.substr(consumed));
     return s;

@@ -14,6 +14,8 @@
 //   ret: HDRS                      (-R)
 //   envid: xtext                   (-V)
 //   rcpt: root                     (one per command-line recipient)
+//   rcpt.notify: SUCCESS,FAILURE   (DSN for the rcpt above: SMTP input only)
+//   rcpt.orcpt: rfc822;bob+40example.org  (RFC 3461 ORCPT, xtext as given)
 //   data:
 //   <the message as read from stdin, to the end of the file>
 //
@@ -31,6 +33,12 @@
 
 namespace relay::queue {
 
+// DSN parameters one RCPT TO gave (relay serve); empty = the message's.
+struct RcptParams {
+    std::string notify;  // NEVER, or a list of SUCCESS, FAILURE, DELAY
+    std::string orcpt;   // "addr-type;xtext", e.g. "rfc822;bob+40example.org"
+};
+
 struct Submission {
     std::optional<std::string> sender;  // nullopt: not given; "" = null sender
     std::optional<std::string> fullname;
@@ -40,8 +48,14 @@ struct Submission {
     std::string ret;
     std::string envid;
     std::vector<std::string> recipients;
+    std::vector<RcptParams> rcpt_params;  // empty, or one per recipients[i]
     std::string message;                // raw bytes from stdin (dot-termination applied)
 };
+
+// True for a valid DSN NOTIFY list (RFC 3461: NEVER alone, or any of
+// SUCCESS, FAILURE, DELAY; upper case) and a valid ORCPT value.
+bool valid_notify(std::string_view v);
+bool valid_orcpt(std::string_view v);
 
 std::string serialize_submission(const Submission &s);
 // LIMIT bounds the message size (beyond which the file is refused).

@@ -115,15 +115,23 @@ Result<Prepared> prepare(const config::Config &cfg, const rewrite::Pipeline &rw,
 
     // Recipients: the command line, plus the headers with -t (Postfix adds
     // both). Each keeps the form the sender gave as its original recipient.
+    // An SMTP client's NOTIFY and ORCPT (relay serve) stay with the
+    // recipient they were given for; the others get the message's.
     std::vector<std::string> given;
-    for (auto &arg : sub.recipients) {
+    std::vector<const RcptParams *> given_params;
+    for (size_t i = 0; i < sub.recipients.size(); ++i) {
+        const std::string &arg = sub.recipients[i];
         auto list = message::parse_recipient_argument(arg);
-        for (auto &a : list.addresses) given.push_back(a.address);
+        for (auto &a : list.addresses) {
+            given.push_back(a.address);
+            given_params.push_back(i < sub.rcpt_params.size() ? &sub.rcpt_params[i] : nullptr);
+        }
         for (auto &e : list.errors) p.warnings.push_back("recipient \"" + arg + "\": " + e);
     }
     if (sub.extract_recipients) {
         auto hdr = header_recipients(msg, &p.warnings);
         given.insert(given.end(), hdr.begin(), hdr.end());
+        given_params.resize(given.size(), nullptr);
     }
     // Bcc: never leaves the machine (Postfix removes it in every mode).
     msg.remove("Bcc");
@@ -159,7 +167,15 @@ Result<Prepared> prepare(const config::Config &cfg, const rewrite::Pipeline &rw,
     // Rewriting: envelope sender, each recipient (one-to-many), headers.
     env.sender = rw.sender(sender);
     std::vector<std::string> seen;
-    for (auto &orig : given) {
+    for (size_t gi = 0; gi < given.size(); ++gi) {
+        const std::string &orig = given[gi];
+        const RcptParams *params = given_params[gi];
+        // ORCPT of type rfc822 names the original recipient for DSNs.
+        std::string original = orig;
+        if (params && util::istarts_with(params->orcpt, "rfc822;")) {
+            std::string o = util::xtext_decode(std::string_view(params->orcpt).substr(7));
+            if (!o.empty() && !util::has_ctl_line_break(o)) original = o;
+        }
         for (auto &addr : rw.recipient(orig)) {
             bool dup = false;
             for (auto &s : seen) dup = dup || util::iequals(s, addr);
@@ -167,8 +183,8 @@ Result<Prepared> prepare(const config::Config &cfg, const rewrite::Pipeline &rw,
             seen.push_back(addr);
             Recipient r;
             r.address = addr;
-            r.orig = orig;
-            r.notify = sub.notify;
+            r.orig = original;
+            r.notify = params && !params->notify.empty() ? params->notify : sub.notify;
             env.rcpts.push_back(std::move(r));
         }
     }

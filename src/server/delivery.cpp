@@ -106,11 +106,11 @@ std::string deliver_transaction(const config::Config &cfg, const Transaction &tx
         opt.sender = tx.sender;
         opt.recipients = tx.remote;
         opt.body_type = tx.body_type;
-        opt.dsn_notify = tx.notify;
         opt.dsn_ret = tx.ret;
         opt.envid = tx.envid;
         try {
             auto sub = cli::make_submission(opt, tx.message);
+            sub.rcpt_params = tx.remote_params;  // NOTIFY and ORCPT of each RCPT
             id = cli::enqueue(cfg, sub);
         } catch (const Fatal &e) {
             log::warning(std::string("message not queued: ") + e.what());

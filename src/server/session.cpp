@@ -94,7 +94,6 @@ void Session::process() {
 void Session::reset_transaction() {
     have_mail_ = false;
     tx_ = Transaction();
-    notify_.clear();
     data_.reset();
 }
 
@@ -373,7 +372,7 @@ void Session::cmd_rcpt(const Command &cmd) {
     if (addr.empty()) return error_reply("501 5.1.3 Bad recipient address syntax");
     if (tx_.recipients.size() >= cfg_.server.recipient_limit)
         return reply("452 4.5.3 Error: too many recipients");
-    std::string notify;
+    std::string notify, orcpt;
     for (auto &p : path->params) {
         if (p.key == "NOTIFY" && p.has_value) {
             std::string v = util::to_lower(p.value);
@@ -388,8 +387,10 @@ void Session::cmd_rcpt(const Command &cmd) {
             for (auto &c : notify) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         } else if (p.key == "ORCPT" && p.has_value) {
             size_t semi = p.value.find(';');
-            if (semi == std::string::npos || semi == 0 || !valid_xtext(p.value.substr(semi + 1)))
+            if (semi == std::string::npos || semi == 0 || !valid_xtext(p.value.substr(semi + 1)) ||
+                !queue::valid_orcpt(p.value))
                 return error_reply("501 5.5.4 Error: Bad ORCPT parameter syntax");
+            orcpt = p.value;
         } else {
             return error_reply("555 5.5.4 Unsupported option: " + p.key);
         }
@@ -409,8 +410,10 @@ void Session::cmd_rcpt(const Command &cmd) {
     }
     tx_.recipients.push_back(addr);
     for (auto &l : res.local) tx_.local.push_back(l);
-    for (auto &r : res.remote) tx_.remote.push_back(r);
-    notify_.push_back(notify);
+    for (auto &r : res.remote) {
+        tx_.remote.push_back(r);
+        tx_.remote_params.push_back(queue::RcptParams{notify, orcpt});
+    }
     reply("250 2.1.5 Ok");
 }
 
@@ -418,9 +421,6 @@ void Session::cmd_data(const Command &cmd) {
     if (!have_mail_) return error_reply("503 5.5.1 Error: need MAIL command");
     if (tx_.recipients.empty()) return error_reply("554 5.5.1 Error: no valid recipients");
     if (!cmd.arg.empty()) return error_reply("501 5.5.4 Syntax: DATA");
-    // The maildrop format has one NOTIFY for the message: the first
-    // recipient's (a client gives all recipients the same one in practice).
-    tx_.notify = notify_.empty() ? "" : notify_.front();
     data_ = std::make_unique<DataReader>(cfg_.queue.message_size_limit);
     reply("354 End data with <CR><LF>.<CR><LF>");
 }

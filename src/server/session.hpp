@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "queue/maildrop.hpp"
 #include "server/policy.hpp"
 #include "server/protocol.hpp"
 
@@ -51,8 +52,9 @@ struct Transaction {
     std::vector<std::string> recipients; // as given in RCPT TO
     std::vector<MaildirTarget> local;    // hosted mailboxes
     std::vector<std::string> remote;     // for the queue
+    std::vector<queue::RcptParams> remote_params;  // NOTIFY, ORCPT: one per remote[i]
     std::string body_type;               // "", "7BIT", "8BITMIME"
-    std::string ret, envid, notify;      // DSN (RFC 3461)
+    std::string ret, envid;              // DSN (RFC 3461)
     bool smtputf8 = false;
     std::string login;                   // SASL user, "" when none
     std::string message;                 // LF line ends, Received: on top
@@ -154,7 +156,6 @@ private:
     std::string auth_mech_, auth_user_;
     bool have_mail_ = false;
     Transaction tx_;
-    std::vector<std::string> notify_;     // per recipient
     std::unique_ptr<DataReader> data_;
 };
 

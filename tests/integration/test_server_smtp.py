@@ -302,6 +302,41 @@ class QueuePath(unittest.TestCase):
             self.assertTrue(any(h.startswith("from app.example (unknown [127.0.0.1])")
                                 for h in e.headers("Received")), e.headers("Received"))
 
+    def test_each_recipient_keeps_its_notify_and_orcpt(self):
+        with Server(listen={"local": 0}, flush_after_submit=True) as srv:
+            c = Raw(srv.port("local"))
+            c.reply()
+            c.cmd("EHLO app.example")
+            self.assertEqual(c.cmd("MAIL FROM:<app@example.net>")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<one@remote.example> NOTIFY=NEVER")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<two@remote.example> NOTIFY=SUCCESS,FAILURE "
+                                   "ORCPT=rfc822;Two+2Bx@remote.example")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<three@remote.example>")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<four@remote.example> ORCPT=rfc822;bad+zz")[0], 501)
+            c.cmd("DATA")
+            code, text = c.cmd("Subject: dsn\r\n\r\nbody\r\n.")
+            self.assertEqual(code, 250, text)
+            c.cmd("QUIT")
+            c.close()
+            deadline = time.time() + 20
+            while time.time() < deadline and not srv.spool.names("queue"):
+                time.sleep(0.1)
+            [e] = srv.spool.entries()
+            rcpts = {}
+            cur = None
+            for line in e.envelope_text.splitlines():
+                k, _, v = line.partition(": ")
+                if k == "rcpt":
+                    cur = rcpts.setdefault(v, {})
+                elif k.startswith("rcpt.") and cur is not None:
+                    cur[k[5:]] = v
+            self.assertEqual(sorted(rcpts), ["one@remote.example", "three@remote.example",
+                                             "two@remote.example"])
+            self.assertEqual(rcpts["one@remote.example"].get("notify"), "NEVER")
+            self.assertEqual(rcpts["two@remote.example"].get("notify"), "SUCCESS,FAILURE")
+            self.assertEqual(rcpts["two@remote.example"].get("orig"), "Two+x@remote.example")
+            self.assertIsNone(rcpts["three@remote.example"].get("notify"))
+
 
 if __name__ == "__main__":
     unittest.main()

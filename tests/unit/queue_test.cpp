@@ -135,6 +135,33 @@ TEST(Maildrop, RoundTripKeepsBytes) {
     EXPECT_FALSE(parse_submission(text, 10).ok());  // over the limit
 }
 
+TEST(Maildrop, PerRecipientDsnRoundTrip) {
+    Submission s;
+    s.recipients = {"a@x", "b@y", "c@z"};
+    s.rcpt_params = {{"NEVER", ""}, {}, {"SUCCESS,FAILURE", "rfc822;C+2Bz@z"}};
+    auto text = serialize_submission(s);
+    EXPECT_NE(text.find("rcpt: a@x\nrcpt.notify: NEVER\nrcpt: b@y\nrcpt: c@z\n"
+                        "rcpt.notify: SUCCESS,FAILURE\nrcpt.orcpt: rfc822;C+2Bz@z\n"),
+              std::string::npos)
+        << text;
+    auto p = parse_submission(text, 1000);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_EQ(p->rcpt_params.size(), 3u);
+    EXPECT_EQ(p->rcpt_params[0].notify, "NEVER");
+    EXPECT_EQ(p->rcpt_params[1].notify, "");
+    EXPECT_EQ(p->rcpt_params[2].orcpt, "rfc822;C+2Bz@z");
+    // Only the first recipients had some: the list still has one per rcpt.
+    auto q = parse_submission("maildrop: 1\nrcpt: a\nrcpt.notify: DELAY\nrcpt: b\ndata:\n", 100);
+    ASSERT_TRUE(q.ok());
+    EXPECT_EQ(q->rcpt_params.size(), 2u);
+    // Refused: before any rcpt, twice, a bad list, a bad ORCPT.
+    for (const char *bad : {"rcpt.notify: NEVER\nrcpt: a\n", "rcpt: a\nrcpt.notify: NEVER\nrcpt.notify: DELAY\n",
+                            "rcpt: a\nrcpt.notify: NEVER,DELAY\n", "rcpt: a\nrcpt.notify: failure\n",
+                            "rcpt: a\nrcpt.orcpt: rfc822\n", "rcpt: a\nrcpt.orcpt: rfc822;a+zz\n",
+                            "rcpt: a\nrcpt.orcpt: rfc822;a b\n", "rcpt: a\nrcpt.orcpt: ;a\n", "notify: SOMETIMES\n"})
+        EXPECT_FALSE(parse_submission(std::string("maildrop: 1\n") + bad + "data:\n", 100).ok()) << bad;
+}
+
 TEST(Maildrop, HostileFieldsRefused) {
     EXPECT_FALSE(parse_submission("", 100).ok());
     EXPECT_FALSE(parse_submission("maildrop: 1\nrcpt: a\n", 100).ok());  // no data line
