@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <toml++/toml.h>
@@ -38,17 +39,19 @@ std::optional<std::string> set_bool(const toml::node &n, bool &out) {
 }
 
 // A list of strings; a single string is accepted as a list of one.
+// Each string follows set_string()'s rule (no CR, LF or NUL).
 std::optional<std::string> set_list(const toml::node &n, std::vector<std::string> &out) {
     out.clear();
     if (n.is_string()) {
-        out.push_back(*n.value<std::string>());
-        return std::nullopt;
+        out.emplace_back();
+        return set_string(n, out.back());
     }
     auto *arr = n.as_array();
     if (!arr) return "expected a string or a list of strings";
     for (auto &e : *arr) {
         if (!e.is_string()) return "expected a list of strings";
-        out.push_back(*e.value<std::string>());
+        out.emplace_back();
+        if (auto err = set_string(e, out.back())) return err;
     }
     return std::nullopt;
 }
@@ -233,6 +236,36 @@ std::vector<Key> smtp_keys(Config &c) {
         Key{"max_connections",
             [&c](const toml::node &n) { return set_unsigned(n, c.smtp.max_connections, 1, 64); }},
         STR(c.smtp, helo_name),
+        BOOL(c.smtp, direct_delivery),
+        Key{"direct_tls",
+            [&c](const toml::node &n) -> std::optional<std::string> {
+                std::string s;
+                if (auto e = set_string(n, s)) return e;
+                if (s == "none") c.smtp.direct_tls = DirectTls::None;
+                else if (s == "may") c.smtp.direct_tls = DirectTls::May;
+                else if (s == "encrypt") c.smtp.direct_tls = DirectTls::Encrypt;
+                else if (s == "verify") c.smtp.direct_tls = DirectTls::Verify;
+                else return "expected one of none, may, encrypt, verify";
+                return std::nullopt;
+            }},
+        Key{"direct_port",
+            [&c](const toml::node &n) { return set_unsigned(n, c.smtp.direct_port, 1, 65535); }},
+        Key{"direct_dns_server",
+            [&c](const toml::node &n) -> std::optional<std::string> {
+                std::string s;
+                if (auto e = set_string(n, s)) return e;
+                size_t colon = s.rfind(':');
+                struct in_addr a;
+                unsigned long port = 0;
+                if (colon != std::string::npos && colon + 1 < s.size() && colon + 6 >= s.size() &&
+                    s.find_first_not_of("0123456789", colon + 1) == std::string::npos)
+                    port = std::stoul(s.substr(colon + 1));
+                if (colon == std::string::npos || port == 0 || port > 65535 ||
+                    inet_pton(AF_INET, s.substr(0, colon).c_str(), &a) != 1)
+                    return "expected an IPv4 address and a port, e.g. \"127.0.0.1:53\"";
+                c.smtp.direct_dns_server = s;
+                return std::nullopt;
+            }},
     };
 }
 

@@ -33,7 +33,14 @@ namespace relay::config {
 
 using Seconds = std::chrono::seconds;
 
-enum class TlsMode { StartTls, Smtps, None };
+// Opportunistic is never configured as [smtp] tls: it is what direct
+// delivery uses for direct_tls = "may" (STARTTLS when offered).
+enum class TlsMode { StartTls, Smtps, None, Opportunistic };
+
+// TLS towards MX hosts (direct delivery), as Postfix's smtp_tls_security_level:
+// may = STARTTLS when offered, unverified; encrypt = STARTTLS required,
+// unverified; verify = required, certificate and MX host name verified.
+enum class DirectTls { None, May, Encrypt, Verify };
 
 struct QueueConfig {
     std::string directory;                 // spool root; default build::spool_dir
@@ -106,6 +113,12 @@ struct SmtpConfig {
     unsigned max_messages_per_connection = 100;
     unsigned max_connections = 2;
     std::string helo_name;                 // default: myhostname
+    // Direct delivery (mx.hpp): mail no relayhost applies to goes to the
+    // recipient domains' MX hosts instead of staying queued.
+    bool direct_delivery = false;
+    DirectTls direct_tls = DirectTls::May;
+    unsigned direct_port = 25;             // port on the MX hosts
+    std::string direct_dns_server;         // "IPv4:port"; "" = /etc/resolv.conf
 };
 
 enum class ListenerKind { Smtp, Submission, Smtps, Local };

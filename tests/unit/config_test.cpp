@@ -74,3 +74,12 @@ TEST(Config, DurationUnitsAndBackoffOrder) {
     auto r3 = config::parse("[queue]\nmaximal_backoff_time = \"1y\"\n", "f");
     ASSERT_FALSE(r3.ok());
 }
+
+TEST(Config, ListItemsRefuseLineBreaks) {
+    auto r = config::parse("relayhost = [\"a:25\", \"\"\"b\n:25\"\"\"]\n", "f.toml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("must not contain CR, LF or NUL"), std::string::npos)
+        << r.error().message;
+    auto r2 = config::parse("relayhost = \"\"\"x\ny\"\"\"\n", "f.toml");
+    ASSERT_FALSE(r2.ok());
+}
