@@ -114,7 +114,10 @@ int run_relay_command(const std::vector<std::string> &args) {
     if (*check) {
         std::cout << "configuration " << (ctx.cfg.source.empty() ? "(defaults)" : ctx.cfg.source)
                   << ": ok\n";
-        if (ctx.cfg.smtp.relayhost.empty())
+        if (ctx.cfg.smtp.relayhost.empty() && ctx.cfg.smtp.direct_delivery)
+            std::cout << "no relayhost: mail goes to the recipient domains' MX hosts "
+                         "(direct_delivery)\n";
+        else if (ctx.cfg.smtp.relayhost.empty())
             std::cout << "warning: no relayhost: mail will stay in the queue\n";
         int tables = rewrite::check_tables(ctx.cfg, std::cout);
         std::cout << "tables: " << (tables == 0 ? "ok" : tables == 1 ? "warnings" : "errors") << "\n";

@@ -10,7 +10,8 @@ namespace relay::cli {
 DeliveryResult deliver_queue(const config::Config &cfg, queue::FsQueue &q, const Options &opt,
                              const volatile std::sig_atomic_t *stop) {
     DeliveryResult res;
-    if (cfg.smtp.relayhost.empty() && cfg.smtp.sender_dependent_relayhost_maps.empty()) {
+    if (cfg.smtp.relayhost.empty() && cfg.smtp.sender_dependent_relayhost_maps.empty() &&
+        !cfg.smtp.direct_delivery) {
         if (!q.list().empty()) log::warning("no relayhost configured: mail stays queued");
         return res;
     }

@@ -63,6 +63,8 @@ struct Client::Impl {
     std::string helo_name;
     std::vector<RelayState> relays;
     std::string sasl_key;     // sender-dependent password map key (route.hpp)
+    std::vector<std::string> resolve;  // Route::resolve
+    SlistPtr resolve_list;
     std::string setup_error;  // non-empty: nothing can be delivered
     const CurlApi *api = nullptr;
     EasyPtr easy;
@@ -129,6 +131,12 @@ Result<void> Client::Impl::configure(int index) {
     option_error.clear();
 
     opt(CURLOPT_URL, rs.relay.url(cfg.tls, helo_name).c_str(), "URL");
+    if (!resolve.empty()) {
+        if (!resolve_list)
+            for (auto &r : resolve)
+                if (!slist_append(resolve_list, r.c_str())) throw std::bad_alloc();
+        opt_ptr(CURLOPT_RESOLVE, resolve_list.get(), "RESOLVE");
+    }
     opt(CURLOPT_PROTOCOLS_STR, "smtp,smtps", "PROTOCOLS_STR");
     opt(CURLOPT_NOSIGNAL, 1L, "NOSIGNAL");
     opt(CURLOPT_TCP_NODELAY, 1L, "TCP_NODELAY");
@@ -149,7 +157,10 @@ Result<void> Client::Impl::configure(int index) {
 
     // TLS: never a downgrade. smtps:// is TLS from the first byte; with
     // starttls, CURLUSESSL_ALL makes a server without STARTTLS a failure.
-    long use_ssl = cfg.tls == config::TlsMode::None ? CURLUSESSL_NONE : CURLUSESSL_ALL;
+    // Only direct delivery with direct_tls = "may" takes TLS when offered.
+    long use_ssl = cfg.tls == config::TlsMode::None            ? CURLUSESSL_NONE
+                   : cfg.tls == config::TlsMode::Opportunistic ? CURLUSESSL_TRY
+                                                               : CURLUSESSL_ALL;
     opt(CURLOPT_USE_SSL, use_ssl, "USE_SSL");
     if (cfg.tls != config::TlsMode::None) {
         opt(CURLOPT_SSL_VERIFYPEER, cfg.tls_verify ? 1L : 0L, "SSL_VERIFYPEER");
@@ -384,6 +395,7 @@ Client::Client(const config::Config &cfg, const Route &route) : impl_(std::make_
     m.full = cfg;
     m.cfg = cfg.smtp;
     m.sasl_key = route.sasl_key;
+    m.resolve = route.resolve;
     m.helo_name = cfg.smtp.helo_name.empty() ? cfg.myhostname : cfg.smtp.helo_name;
     if (m.helo_name.empty()) m.helo_name = "localhost";
     if (route.relayhost.empty()) {

@@ -85,14 +85,17 @@ std::vector<std::unique_ptr<Group>> collect(RunState &run, const Router &router,
             continue;
         }
         Route route = router.route(env.sender);
-        if (route.relayhost.empty()) {
+        bool direct = false;
+        if (route.relayhost.empty() && run.cfg.smtp.direct_delivery) {
+            direct = true;  // one group: DirectClients picks the hosts per domain
+        } else if (route.relayhost.empty()) {
             ++rep.unrouted;
             log::warning(id + ": no relayhost for sender <" + env.sender +
-                         ">: mail stays queued (set relayhost or a "
+                         ">: mail stays queued (set relayhost, direct_delivery = true or a "
                          "sender_dependent_relayhost_maps entry)");
             continue;
         }
-        std::string key = route.key();
+        std::string key = direct ? std::string("direct") : route.key();
         auto it = by_key.find(key);
         if (it == by_key.end()) {
             it = by_key.emplace(key, groups.size()).first;
@@ -100,7 +103,7 @@ std::vector<std::unique_ptr<Group>> collect(RunState &run, const Router &router,
             g->route = std::move(route);
             groups.push_back(std::move(g));
         }
-        groups[it->second]->items.push_back(Item{id, std::move(env)});
+        groups[it->second]->items.push_back(Item{id, std::move(env), direct});
     }
     return groups;
 }
@@ -127,19 +130,21 @@ void deliver_groups(RunState &run, std::vector<std::unique_ptr<Group>> &groups, 
     auto worker = [&]() {
         FlushReport part;
         Retired retired;
+        DirectClients direct(run.cfg);
         try {
             for (size_t t; (t = next_ticket++) < tickets.size();) {
                 Group &g = *groups[tickets[t]];
                 std::unique_ptr<Client> client;  // no libcurl until a message needs it
                 for (size_t i; !run.stopping() && (i = g.next++) < g.items.size();) {
                     if (!client) client = std::make_unique<Client>(run.cfg, g.route);
-                    deliver_entry(run, *client, g.items[i], retired, part);
+                    deliver_entry(run, *client, direct, g.items[i], retired, part);
                     run.tick();
                 }
                 if (client) {
                     client->close();
                     part.connections += client->connections_opened();
                 }
+                direct.close_all();
                 retired.finish(run, part);
             }
         } catch (...) {
@@ -150,6 +155,7 @@ void deliver_groups(RunState &run, std::vector<std::unique_ptr<Group>> &groups, 
             }
             retired.finish(run, part);
         }
+        part.connections += direct.connections_opened();
         std::lock_guard<std::mutex> hold(merge_lock);
         merge_report(rep, part);
     };

@@ -119,7 +119,8 @@ void Retired::finish(RunState &run, FlushReport &rep) {
     }
 }
 
-void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, FlushReport &rep) {
+void deliver_entry(RunState &run, Client &client, DirectClients &direct, Item &item, Retired &done,
+                   FlushReport &rep) {
     const config::Config &cfg = run.cfg;
     queue::FsQueue &q = run.q;
     const FlushOptions &opt = run.opt;
@@ -150,7 +151,11 @@ void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, Flu
     }
     if (!generic.empty())
         job.header_filter = [&generic](std::string_view h) { return generic.header_section(h); };
-    Delivery d = client.send(job);
+    std::vector<std::string> relays;  // per recipient (direct delivery)
+    Delivery d = item.direct ? direct.send(job, relays) : client.send(job);
+    auto relay_for = [&](size_t k) -> const std::string & {
+        return k < relays.size() && !relays[k].empty() ? relays[k] : d.relay;
+    };
     ++rep.messages;
     if (d.folded) log::warning(id + ": a line longer than 998 octets was broken for SMTP");
     if (d.config_failure) {
@@ -181,15 +186,15 @@ void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, Flu
             r.status = queue::RcptStatus::Sent;
             r.reason = o.reply;
             ++rep.sent;
-            log_outcome(env, r, d.relay, delay, "sent", o.reply);
+            log_outcome(env, r, relay_for(k), delay, "sent", o.reply);
             break;
         case Outcome::Bounced:
-            failures.push_back({r, o.reply, d.relay});
+            failures.push_back({r, o.reply, relay_for(k)});
             failed.push_back(pending[k]);
             r.status = queue::RcptStatus::Bounced;
             r.reason = o.reply;
             ++rep.bounced;
-            log_outcome(env, r, d.relay, delay, "bounced", o.reply);
+            log_outcome(env, r, relay_for(k), delay, "bounced", o.reply);
             break;
         case Outcome::Deferred:
             if (expired) {
@@ -204,13 +209,13 @@ void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, Flu
                 r.status = queue::RcptStatus::Bounced;
                 r.reason = why;
                 ++rep.bounced;
-                log_outcome(env, r, d.relay, delay, "bounced", why);
+                log_outcome(env, r, relay_for(k), delay, "bounced", why);
             } else {
                 r.reason = o.reply;
                 last_deferral = o.reply;
                 ++rep.deferred;
-                log_outcome(env, r, d.relay, delay, "deferred", o.reply);
-                delays.push_back({r, o.reply, d.relay});
+                log_outcome(env, r, relay_for(k), delay, "deferred", o.reply);
+                delays.push_back({r, o.reply, relay_for(k)});
             }
             break;
         }

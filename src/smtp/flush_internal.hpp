@@ -17,6 +17,7 @@
 #include "queue/envelope.hpp"
 #include "queue/queue_fs.hpp"
 #include "smtp/client.hpp"
+#include "smtp/direct.hpp"
 #include "smtp/flush.hpp"
 #include "smtp/generic.hpp"
 
@@ -25,6 +26,7 @@ namespace relay::smtp {
 struct Item {
     std::string id;
     queue::Envelope env;
+    bool direct = false;  // no relayhost: to the recipient domains' MX hosts (direct.hpp)
 };
 
 struct RunState {
@@ -68,7 +70,9 @@ struct Retired {
 // Sends ITEM's pending recipients over CLIENT and records every outcome
 // (log line, envelope, notifications, back-off or retirement into DONE).
 // Adds to REP.
-void deliver_entry(RunState &run, Client &client, Item &item, Retired &done, FlushReport &rep);
+// A direct ITEM goes through DIRECT instead of CLIENT.
+void deliver_entry(RunState &run, Client &client, DirectClients &direct, Item &item, Retired &done,
+                   FlushReport &rep);
 
 // Adds PART's counts to REP (next_due is the earlier of the two).
 void merge_report(FlushReport &rep, const FlushReport &part);

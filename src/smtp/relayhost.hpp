@@ -3,7 +3,7 @@
 // Accepted forms (Postfix relayhost syntax):
 //
 //   [mail.example.net]:587   host and port; brackets mean "no MX lookup"
-//   mail.example.net:587     the same (relay never looks up MX records: a
+//   mail.example.net:587     the same (relay never looks up a relayhost's MX: a
 //                            null client always talks to the named host)
 //   mail.example.net         port 25, or 465 when tls = "smtps"
 //   [192.0.2.1]:2525         an IPv4 address

@@ -42,6 +42,9 @@ struct Route {
     std::vector<std::string> relayhost;  // relayhost specs, tried in order
     std::string sasl_key;                // sasl_password_maps key for the sender; "" = by relay
     bool by_sender = false;              // the relay list came from the sender's map entry
+    // Direct delivery (mx.hpp): "host:port:addr,addr" entries that pin each
+    // MX host name of relayhost to the addresses DNS gave for it.
+    std::vector<std::string> resolve;
 
     // Grouping key: equal keys may share a connection. Holds no secret.
     std::string key() const;

@@ -83,3 +83,19 @@ TEST(Config, ListItemsRefuseLineBreaks) {
     auto r2 = config::parse("relayhost = \"\"\"x\ny\"\"\"\n", "f.toml");
     ASSERT_FALSE(r2.ok());
 }
+
+TEST(Config, DirectDeliveryKeys) {
+    auto r = config::parse("[smtp]\ndirect_delivery = true\ndirect_tls = \"verify\"\ndirect_port = 2525\n"
+                           "direct_dns_server = \"127.0.0.1:5353\"\n",
+                           "f.toml");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->smtp.direct_delivery);
+    EXPECT_EQ(r->smtp.direct_tls, config::DirectTls::Verify);
+    EXPECT_EQ(r->smtp.direct_port, 2525u);
+    EXPECT_EQ(r->smtp.direct_dns_server, "127.0.0.1:5353");
+    EXPECT_FALSE(config::parse("[smtp]\ndirect_delivery = false\n", "f").value().smtp.direct_delivery);
+    for (const char *bad : {"direct_tls = \"maybe\"", "direct_port = 0", "direct_dns_server = \"::1:53\"",
+                            "direct_dns_server = \"127.0.0.1\"", "direct_dns_server = \"127.0.0.1:99999\"",
+                            "direct_dns_server = \"host:53\""})
+        EXPECT_FALSE(config::parse(std::string("[smtp]\n") + bad + "\n", "f").ok()) << bad;
+}
