@@ -9,6 +9,11 @@
                                      directory relay wrote) N times into SPOOL/queue/
   lib.py prefill-files DIR FILE N    copy FILE N times into DIR (maildrop, floor)
   lib.py portfree PORT               exit 0 if nothing listens on 127.0.0.1:PORT
+  lib.py freeport                    print a port that is free on 127.0.0.1 (bound and released)
+  lib.py mem PID...                  summed VmRSS and Pss of the PIDs: "n=.. rss_kb=.. pss_kb=.."
+  lib.py children PPID COMM          the pids of PPID's children named COMM, one per line
+  lib.py serverstats NAME N RAW      RAW lines "ms committed cpu_s" (one per trial) -> NAME.rate
+                                     (N / median ms), NAME.ms, NAME.committed (min), NAME.cpu_ms_per_msg
   lib.py table RESULTS               the markdown table from RESULTS (key=value lines)
 
 Prefill names start with "0000000" (an id time of 0), so bench/run can tell
@@ -124,6 +129,76 @@ def cmd_portfree(port):
     finally:
         s.close()
     return 0
+
+
+def cmd_freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+    return 0
+
+
+def proc_mem(pid):
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        return None
+    return rss, pss
+
+
+def cmd_mem(pids):
+    n = rss = pss = 0
+    for pid in pids:
+        m = proc_mem(pid)
+        if m is None:
+            continue
+        n += 1
+        rss += m[0]
+        pss += m[1]
+    print(f"n={n} rss_kb={rss} pss_kb={pss}")
+
+
+def cmd_children(ppid, comm):
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[1] == ppid and name == comm:
+            print(d)
+
+
+def cmd_serverstats(name, n, raw):
+    rows = []
+    with open(raw) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                rows.append((float(parts[0]), int(parts[1]), float(parts[2])))
+    if not rows:
+        return
+    med = statistics.median(r[0] for r in rows)
+    print(f"{name}.ms={med:.1f}")
+    print(f"{name}.rate={n / med * 1000:.1f}")
+    print(f"{name}.rate_min={min(n / r[0] * 1000 for r in rows):.1f}")
+    print(f"{name}.rate_max={max(n / r[0] * 1000 for r in rows):.1f}")
+    print(f"{name}.trials={len(rows)}")
+    print(f"{name}.committed={min(r[1] for r in rows)}")
+    print(f"{name}.cpu_ms_per_msg={statistics.median(r[2] for r in rows) * 1000 / n:.3f}")
 
 
 def load(path):
@@ -303,6 +378,14 @@ def main(argv):
         cmd_prefill_queue(argv[2], argv[3], int(argv[4]))
     elif cmd == "prefill-files":
         cmd_prefill_files(argv[2], argv[3], int(argv[4]))
+    elif cmd == "freeport":
+        return cmd_freeport()
+    elif cmd == "mem":
+        cmd_mem(argv[2:])
+    elif cmd == "children":
+        cmd_children(argv[2], argv[3])
+    elif cmd == "serverstats":
+        cmd_serverstats(argv[2], int(argv[3]), argv[4])
     elif cmd == "portfree":
         return cmd_portfree(int(argv[2]))
     elif cmd == "table":
