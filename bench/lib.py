@@ -243,6 +243,109 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
+def kib(kb):
+    if kb is None:
+        return "–"
+    return f"{kb / 1024:.1f} MiB" if abs(kb) >= 10240 else f"{kb:.0f} kB"
+
+
+def normal(kv, key):
+    """One normal client's message: its time, or why it was not served."""
+    rc = kv.get(key + ".normal_rc")
+    if rc is None:
+        return "–"
+    if rc == "0":
+        return ms(num(kv, key + ".normal_ms"))
+    if rc == "124":
+        return "not served in 20 s"
+    return f"refused (smtp-source exit {rc})"
+
+
+def server_table(kv):
+    out = []
+    p = out.append
+    n, trials = kv.get("sv_n", "?"), kv.get("sv_trials", "?")
+    p(f"**5. Server** `relay serve` and Postfix's `smtpd` on 127.0.0.1, both committing each message "
+      f"to disk before the 250 and delivering nothing (relay: maildrop/; Postfix: cleanup → hold/)")
+    p("")
+    p("| | relay serve | Postfix smtpd | relay / Postfix |")
+    p("|---|---:|---:|---:|")
+    r, f = num(kv, "sv.relay.rate"), num(kv, "sv.postfix.rate")
+    p(f"| throughput, msgs/s (median of {trials}: `smtp-source -s 20 -m {n} -l 2048`) | "
+      f"{'–' if r is None else f'{r:,.0f}'} | {'–' if f is None else f'{f:,.0f}'} | {ratio(r, f)} |")
+    rng = []
+    for k in ("relay", "postfix"):
+        lo, hi = num(kv, f"sv.{k}.rate_min"), num(kv, f"sv.{k}.rate_max")
+        rng.append("–" if lo is None else f"{lo:,.0f}–{hi:,.0f}")
+    p(f"| throughput, range over the trials | {rng[0]} | {rng[1]} | |")
+    nf = num(kv, "sv.relay_nf.rate")
+    if nf is not None:
+        p(f"| diagnosis: relay serve with fsync() elided (not durable), msgs/s | {nf:,.0f} | | {ratio(nf, f)} |")
+    a, b = num(kv, "sv.relay.cpu_ms_per_msg"), num(kv, "sv.postfix.cpu_ms_per_msg")
+    p(f"| server CPU per message (relay's process; Postfix's master and its children) | {ms(a)} | {ms(b)} | {ratio(a, b)} |")
+    idle = kv.get("sv_idle", "?")
+    per = {}
+    for k in ("relay", "postfix"):
+        held = num(kv, f"sv.idle.{k}.held")
+        for m in ("rss", "pss"):
+            v1, v0 = num(kv, f"sv.idle.{k}.{m}_kb"), num(kv, f"sv.idle.{k}.base_{m}_kb")
+            per[k, m] = None if not held or v1 is None or v0 is None else (v1 - v0) / held
+    held = [kv.get(f"sv.idle.{k}.held", "–") for k in ("relay", "postfix")]
+    p(f"| idle connections held (of {idle}, after EHLO) | {held[0]} | {held[1]} | |")
+    procs = kv.get("sv.idle.postfix.procs", "–")
+    p(f"| processes then | 1 | {procs} smtpd | |")
+    for m, label in (("pss", "memory per idle connection, PSS growth / connections"),
+                     ("rss", "memory per idle connection, RSS growth / connections")):
+        p(f"| {label} | {kib(per['relay', m])} | {kib(per['postfix', m])} | {ratio(per['relay', m], per['postfix', m])} |")
+    tot = [kib(num(kv, f"sv.idle.{k}.pss_kb")) for k in ("relay", "postfix")]
+    p(f"| PSS of the server processes with them held (relay; all smtpd) | {tot[0]} | {tot[1]} | |")
+    if r is not None and f is not None:
+        p("")
+        p(f"Target: relay at or above Postfix's rate: {verdict(r >= f)} ({ratio(r, f)}).")
+    p("")
+
+    flood = kv.get("sv_flood", "?")
+    p(f"Flood: {flood} connections from 127.0.0.2 (each reads the greeting, sends EHLO, stays idle), "
+      f"counted after 20 s; then one normal message from 127.0.0.1 (`smtp-source -m 1`, 20 s at most)")
+    p("")
+    p("| server and limits | greeted | refused 421 | connecting (SYN queue full) | waiting for the banner | "
+      "not opened | normal message before | during the flood | server RSS during |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = (("relay", "defaults", "relay, default limits (max_connections 100, client_connection_limit 20, greet_pause 1 s)"),
+            ("relay", "open", "relay, limits raised above the flood"),
+            ("postfix", "defaults", "Postfix, default limits (process limit 100, connection count limit 50)"),
+            ("postfix", "open", "Postfix, process limit raised to " + str(int(num(kv, "sv_idle") or 0) + int(num(kv, "sv_slow") or 0) + 200)))
+    for k, mode, label in rows:
+        q = f"sv.flood.{k}.{mode}"
+        if kv.get(q + ".greeted") is None:
+            continue
+        g = lambda x: kv.get(f"{q}.{x}", "–")
+        mem = kib(num(kv, q + ".mem.rss_kb"))
+        if k == "postfix":
+            mem += f" ({kv.get(q + '.mem.n', '?')} smtpd)"
+        p(f"| {label} | {g('greeted')} | {g('refused421')} | {g('connecting')} | {g('waiting')} | {g('unopened')} | "
+          f"{normal(kv, q + '.before')} | {normal(kv, q)} | {mem} |")
+    p("")
+    slow, t, hold, sms = (kv.get(x, "?") for x in ("sv_slow", "sv_timeout", "sv_hold", "sv_slow_ms"))
+    p(f"Slow clients: {slow} clients from 127.0.0.3 send one byte of an endless command line every {sms} ms, "
+      f"beside 100 idle clients from 127.0.0.4 (nothing after EHLO); per-read timeout {t} s on both servers; "
+      f"kept {hold} s; one normal message from 127.0.0.1 at {int(t) + 3 if t.isdigit() else '?'} s")
+    p("")
+    p("| | slow clients held | slow ones closed by the server | idle ones closed | idle: median time to close | "
+      "normal message meanwhile |")
+    p("|---|---:|---:|---:|---:|---:|")
+    for k, label in (("relay", "relay serve"), ("postfix", "Postfix smtpd"),
+                     ("postfix_deadline", "Postfix smtpd, `smtpd_per_record_deadline = yes` (its default under stress)")):
+        q = f"sv.slow.{k}"
+        if kv.get(q + ".held") is None:
+            continue
+        g = lambda x: kv.get(f"{q}.{x}", "–")
+        p(f"| {label} | {g('held')} | {g('closed_by_server')} | {g('idle.closed_by_server')} of {g('idle.held')} | "
+          f"{g('idle.close_med_s')} s | {normal(kv, q)} |")
+    p("")
+    return out
+
+
 def cmd_table(path):
     kv = load(path)
     out = []
@@ -363,6 +466,8 @@ def cmd_table(path):
                            ("rw_rewrite_ms", "rewrite_bench: rewrite one message (1 sender + 3 rcpts)")):
             p(f"| {label} | {ms(num(kv, key))} | | |")
         p("")
+    if num(kv, "sv.relay.rate") is not None or num(kv, "sv.idle.relay.held") is not None:
+        out.extend(server_table(kv))
     print("\n".join(out))
 
 
