@@ -12,6 +12,7 @@
   lib.py freeport                    print a port that is free on 127.0.0.1 (bound and released)
   lib.py mem PID...                  summed VmRSS and Pss of the PIDs: "n=.. rss_kb=.. pss_kb=.."
   lib.py children PPID COMM          the pids of PPID's children named COMM, one per line
+  lib.py netstat KEY                 one TcpExt counter of /proc/net/netstat (ListenOverflows)
   lib.py serverstats NAME N RAW      RAW lines "ms committed cpu_s" (one per trial) -> NAME.rate
                                      (N / median ms), NAME.ms, NAME.committed (min), NAME.cpu_ms_per_msg
   lib.py table RESULTS               the markdown table from RESULTS (key=value lines)
@@ -167,6 +168,18 @@ def cmd_mem(pids):
     print(f"n={n} rss_kb={rss} pss_kb={pss}")
 
 
+def cmd_netstat(key):
+    """One TcpExt counter of /proc/net/netstat (e.g. ListenOverflows)."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            d = dict(zip(names.split()[1:], values.split()[1:]))
+            print(d.get(key, 0))
+            return
+    print(0)
+
+
 def cmd_children(ppid, comm):
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -246,7 +259,16 @@ def verdict(ok):
 def kib(kb):
     if kb is None:
         return "–"
-    return f"{kb / 1024:.1f} MiB" if abs(kb) >= 10240 else f"{kb:.0f} kB"
+    if abs(kb) >= 10240:
+        return f"{kb / 1024:.1f} MiB"
+    return f"{kb:.1f} kB" if abs(kb) < 100 else f"{kb:.0f} kB"
+
+
+def sratio(a, b):
+    """ratio() that keeps two significant digits of a small ratio."""
+    if a is None or b is None or b == 0 or a / b >= 0.1:
+        return ratio(a, b)
+    return f"{a / b:.2g}× (1/{b / a:,.0f})" if a > 0 else "0×"
 
 
 def normal(kv, key):
@@ -296,7 +318,7 @@ def server_table(kv):
     p(f"| processes then | 1 | {procs} smtpd | |")
     for m, label in (("pss", "memory per idle connection, PSS growth / connections"),
                      ("rss", "memory per idle connection, RSS growth / connections")):
-        p(f"| {label} | {kib(per['relay', m])} | {kib(per['postfix', m])} | {ratio(per['relay', m], per['postfix', m])} |")
+        p(f"| {label} | {kib(per['relay', m])} | {kib(per['postfix', m])} | {sratio(per['relay', m], per['postfix', m])} |")
     tot = [kib(num(kv, f"sv.idle.{k}.pss_kb")) for k in ("relay", "postfix")]
     p(f"| PSS of the server processes with them held (relay; all smtpd) | {tot[0]} | {tot[1]} | |")
     if r is not None and f is not None:
@@ -309,8 +331,8 @@ def server_table(kv):
       f"counted after 20 s; then one normal message from 127.0.0.1 (`smtp-source -m 1`, 20 s at most)")
     p("")
     p("| server and limits | greeted | refused 421 | connecting (SYN queue full) | waiting for the banner | "
-      "not opened | normal message before | during the flood | server RSS during |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "not opened | listen queue overflows | normal message before | during the flood | server PSS during |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = (("relay", "defaults", "relay, default limits (max_connections 100, client_connection_limit 20, greet_pause 1 s)"),
             ("relay", "open", "relay, limits raised above the flood"),
             ("postfix", "defaults", "Postfix, default limits (process limit 100, connection count limit 50)"),
@@ -320,12 +342,15 @@ def server_table(kv):
         if kv.get(q + ".greeted") is None:
             continue
         g = lambda x: kv.get(f"{q}.{x}", "–")
-        mem = kib(num(kv, q + ".mem.rss_kb"))
+        mem = kib(num(kv, q + ".mem.pss_kb"))
         if k == "postfix":
             mem += f" ({kv.get(q + '.mem.n', '?')} smtpd)"
         p(f"| {label} | {g('greeted')} | {g('refused421')} | {g('connecting')} | {g('waiting')} | {g('unopened')} | "
-          f"{normal(kv, q + '.before')} | {normal(kv, q)} | {mem} |")
+          f"{g('overflows')} | {normal(kv, q + '.before')} | {normal(kv, q)} | {mem} |")
     p("")
+    if kv.get("sv_secs"):
+        p(f"The server section took {kv['sv_secs']} s.")
+        p("")
     slow, t, hold, sms = (kv.get(x, "?") for x in ("sv_slow", "sv_timeout", "sv_hold", "sv_slow_ms"))
     p(f"Slow clients: {slow} clients from 127.0.0.3 send one byte of an endless command line every {sms} ms, "
       f"beside 100 idle clients from 127.0.0.4 (nothing after EHLO); per-read timeout {t} s on both servers; "
@@ -487,6 +512,8 @@ def main(argv):
         return cmd_freeport()
     elif cmd == "mem":
         cmd_mem(argv[2:])
+    elif cmd == "netstat":
+        cmd_netstat(argv[2])
     elif cmd == "children":
         cmd_children(argv[2], argv[3])
     elif cmd == "serverstats":
