@@ -9,6 +9,12 @@
                                      directory relay wrote) N times into SPOOL/queue/
   lib.py prefill-files DIR FILE N    copy FILE N times into DIR (maildrop, floor)
   lib.py portfree PORT               exit 0 if nothing listens on 127.0.0.1:PORT
+  lib.py freeport                    print a port that is free on 127.0.0.1 (bound and released)
+  lib.py mem PID...                  summed VmRSS and Pss of the PIDs: "n=.. rss_kb=.. pss_kb=.."
+  lib.py children PPID COMM          the pids of PPID's children named COMM, one per line
+  lib.py netstat KEY                 one TcpExt counter of /proc/net/netstat (ListenOverflows)
+  lib.py serverstats NAME N RAW      RAW lines "ms committed cpu_s" (one per trial) -> NAME.rate
+                                     (N / median ms), NAME.ms, NAME.committed (min), NAME.cpu_ms_per_msg
   lib.py table RESULTS               the markdown table from RESULTS (key=value lines)
 
 Prefill names start with "0000000" (an id time of 0), so bench/run can tell
@@ -126,6 +132,88 @@ def cmd_portfree(port):
     return 0
 
 
+def cmd_freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+    return 0
+
+
+def proc_mem(pid):
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        return None
+    return rss, pss
+
+
+def cmd_mem(pids):
+    n = rss = pss = 0
+    for pid in pids:
+        m = proc_mem(pid)
+        if m is None:
+            continue
+        n += 1
+        rss += m[0]
+        pss += m[1]
+    print(f"n={n} rss_kb={rss} pss_kb={pss}")
+
+
+def cmd_netstat(key):
+    """One TcpExt counter of /proc/net/netstat (e.g. ListenOverflows)."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            d = dict(zip(names.split()[1:], values.split()[1:]))
+            print(d.get(key, 0))
+            return
+    print(0)
+
+
+def cmd_children(ppid, comm):
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[1] == ppid and name == comm:
+            print(d)
+
+
+def cmd_serverstats(name, n, raw):
+    rows = []
+    with open(raw) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                rows.append((float(parts[0]), int(parts[1]), float(parts[2])))
+    if not rows:
+        return
+    med = statistics.median(r[0] for r in rows)
+    print(f"{name}.ms={med:.1f}")
+    print(f"{name}.rate={n / med * 1000:.1f}")
+    print(f"{name}.rate_min={min(n / r[0] * 1000 for r in rows):.1f}")
+    print(f"{name}.rate_max={max(n / r[0] * 1000 for r in rows):.1f}")
+    print(f"{name}.trials={len(rows)}")
+    print(f"{name}.committed={min(r[1] for r in rows)}")
+    print(f"{name}.cpu_ms_per_msg={statistics.median(r[2] for r in rows) * 1000 / n:.3f}")
+
+
 def load(path):
     kv = {}
     with open(path) as f:
@@ -166,6 +254,121 @@ def ratio(a, b):
 
 def verdict(ok):
     return "**met**" if ok else "**missed**"
+
+
+def kib(kb):
+    if kb is None:
+        return "–"
+    if abs(kb) >= 10240:
+        return f"{kb / 1024:.1f} MiB"
+    return f"{kb:.1f} kB" if abs(kb) < 100 else f"{kb:.0f} kB"
+
+
+def sratio(a, b):
+    """ratio() that keeps two significant digits of a small ratio."""
+    if a is None or b is None or b == 0 or a / b >= 0.1:
+        return ratio(a, b)
+    return f"{a / b:.2g}× (1/{b / a:,.0f})" if a > 0 else "0×"
+
+
+def normal(kv, key):
+    """One normal client's message: its time, or why it was not served."""
+    rc = kv.get(key + ".normal_rc")
+    if rc is None:
+        return "–"
+    if rc == "0":
+        return ms(num(kv, key + ".normal_ms"))
+    if rc == "124":
+        return "not served in 20 s"
+    return f"refused (smtp-source exit {rc})"
+
+
+def server_table(kv):
+    out = []
+    p = out.append
+    n, trials = kv.get("sv_n", "?"), kv.get("sv_trials", "?")
+    p(f"**5. Server** `relay serve` and Postfix's `smtpd` on 127.0.0.1, both committing each message "
+      f"to disk before the 250 and delivering nothing (relay: maildrop/; Postfix: cleanup → hold/)")
+    p("")
+    p("| | relay serve | Postfix smtpd | relay / Postfix |")
+    p("|---|---:|---:|---:|")
+    r, f = num(kv, "sv.relay.rate"), num(kv, "sv.postfix.rate")
+    p(f"| throughput, msgs/s (median of {trials}: `smtp-source -s 20 -m {n} -l 2048`) | "
+      f"{'–' if r is None else f'{r:,.0f}'} | {'–' if f is None else f'{f:,.0f}'} | {ratio(r, f)} |")
+    rng = []
+    for k in ("relay", "postfix"):
+        lo, hi = num(kv, f"sv.{k}.rate_min"), num(kv, f"sv.{k}.rate_max")
+        rng.append("–" if lo is None else f"{lo:,.0f}–{hi:,.0f}")
+    p(f"| throughput, range over the trials | {rng[0]} | {rng[1]} | |")
+    nf = num(kv, "sv.relay_nf.rate")
+    if nf is not None:
+        p(f"| diagnosis: relay serve with fsync() elided (not durable), msgs/s | {nf:,.0f} | | {ratio(nf, f)} |")
+    a, b = num(kv, "sv.relay.cpu_ms_per_msg"), num(kv, "sv.postfix.cpu_ms_per_msg")
+    p(f"| server CPU per message (relay's process; Postfix's master and its children) | {ms(a)} | {ms(b)} | {ratio(a, b)} |")
+    idle = kv.get("sv_idle", "?")
+    per = {}
+    for k in ("relay", "postfix"):
+        held = num(kv, f"sv.idle.{k}.held")
+        for m in ("rss", "pss"):
+            v1, v0 = num(kv, f"sv.idle.{k}.{m}_kb"), num(kv, f"sv.idle.{k}.base_{m}_kb")
+            per[k, m] = None if not held or v1 is None or v0 is None else (v1 - v0) / held
+    held = [kv.get(f"sv.idle.{k}.held", "–") for k in ("relay", "postfix")]
+    p(f"| idle connections held (of {idle}, after EHLO) | {held[0]} | {held[1]} | |")
+    procs = kv.get("sv.idle.postfix.procs", "–")
+    p(f"| processes then | 1 | {procs} smtpd | |")
+    for m, label in (("pss", "memory per idle connection, PSS growth / connections"),
+                     ("rss", "memory per idle connection, RSS growth / connections")):
+        p(f"| {label} | {kib(per['relay', m])} | {kib(per['postfix', m])} | {sratio(per['relay', m], per['postfix', m])} |")
+    tot = [kib(num(kv, f"sv.idle.{k}.pss_kb")) for k in ("relay", "postfix")]
+    p(f"| PSS of the server processes with them held (relay; all smtpd) | {tot[0]} | {tot[1]} | |")
+    if r is not None and f is not None:
+        p("")
+        p(f"Target: relay at or above Postfix's rate: {verdict(r >= f)} ({ratio(r, f)}).")
+    p("")
+
+    flood = kv.get("sv_flood", "?")
+    p(f"Flood: {flood} connections from 127.0.0.2 (each reads the greeting, sends EHLO, stays idle), "
+      f"counted after 20 s; then one normal message from 127.0.0.1 (`smtp-source -m 1`, 20 s at most)")
+    p("")
+    p("| server and limits | greeted | refused 421 | connecting (SYN queue full) | waiting for the banner | "
+      "not opened | listen queue overflows | normal message before | during the flood | server PSS during |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = (("relay", "defaults", "relay, default limits (max_connections 100, client_connection_limit 20, greet_pause 1 s)"),
+            ("relay", "open", "relay, limits raised above the flood"),
+            ("postfix", "defaults", "Postfix, default limits (process limit 100, connection count limit 50)"),
+            ("postfix", "open", "Postfix, process limit raised to " + str(int(num(kv, "sv_idle") or 0) + int(num(kv, "sv_slow") or 0) + 200)))
+    for k, mode, label in rows:
+        q = f"sv.flood.{k}.{mode}"
+        if kv.get(q + ".greeted") is None:
+            continue
+        g = lambda x: kv.get(f"{q}.{x}", "–")
+        mem = kib(num(kv, q + ".mem.pss_kb"))
+        if k == "postfix":
+            mem += f" ({kv.get(q + '.mem.n', '?')} smtpd)"
+        p(f"| {label} | {g('greeted')} | {g('refused421')} | {g('connecting')} | {g('waiting')} | {g('unopened')} | "
+          f"{g('overflows')} | {normal(kv, q + '.before')} | {normal(kv, q)} | {mem} |")
+    p("")
+    if kv.get("sv_secs"):
+        p(f"The server section took {kv['sv_secs']} s.")
+        p("")
+    slow, t, hold, sms = (kv.get(x, "?") for x in ("sv_slow", "sv_timeout", "sv_hold", "sv_slow_ms"))
+    p(f"Slow clients: {slow} clients from 127.0.0.3 send one byte of an endless command line every {sms} ms, "
+      f"beside 100 idle clients from 127.0.0.4 (nothing after EHLO); per-read timeout {t} s on both servers; "
+      f"kept {hold} s; one normal message from 127.0.0.1 at {int(t) + 3 if t.isdigit() else '?'} s")
+    p("")
+    p("| | slow clients held | slow ones closed by the server | idle ones closed | idle: median time to close | "
+      "normal message meanwhile |")
+    p("|---|---:|---:|---:|---:|---:|")
+    for k, label in (("relay", "relay serve"), ("postfix", "Postfix smtpd"),
+                     ("postfix_deadline", "Postfix smtpd, `smtpd_per_record_deadline = yes` (its default under stress)")):
+        q = f"sv.slow.{k}"
+        if kv.get(q + ".held") is None:
+            continue
+        g = lambda x: kv.get(f"{q}.{x}", "–")
+        p(f"| {label} | {g('held')} | {g('closed_by_server')} | {g('idle.closed_by_server')} of {g('idle.held')} | "
+          f"{g('idle.close_med_s')} s | {normal(kv, q)} |")
+    p("")
+    return out
 
 
 def cmd_table(path):
@@ -288,6 +491,8 @@ def cmd_table(path):
                            ("rw_rewrite_ms", "rewrite_bench: rewrite one message (1 sender + 3 rcpts)")):
             p(f"| {label} | {ms(num(kv, key))} | | |")
         p("")
+    if num(kv, "sv.relay.rate") is not None or num(kv, "sv.idle.relay.held") is not None:
+        out.extend(server_table(kv))
     print("\n".join(out))
 
 
@@ -303,6 +508,16 @@ def main(argv):
         cmd_prefill_queue(argv[2], argv[3], int(argv[4]))
     elif cmd == "prefill-files":
         cmd_prefill_files(argv[2], argv[3], int(argv[4]))
+    elif cmd == "freeport":
+        return cmd_freeport()
+    elif cmd == "mem":
+        cmd_mem(argv[2:])
+    elif cmd == "netstat":
+        cmd_netstat(argv[2])
+    elif cmd == "children":
+        cmd_children(argv[2], argv[3])
+    elif cmd == "serverstats":
+        cmd_serverstats(argv[2], int(argv[3]), argv[4])
     elif cmd == "portfree":
         return cmd_portfree(int(argv[2]))
     elif cmd == "table":
