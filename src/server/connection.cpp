@@ -168,7 +168,10 @@ void Connection::do_read() {
         }
         session_->feed(std::string_view(buf, got));
         session_->process();
-        if (state_ == State::Active) {
+        // One deadline per line (Postfix's smtpd_per_record_deadline):
+        // bytes that do not complete a line do not extend it, so a client
+        // that trickles a byte at a time cannot hold the connection.
+        if (state_ == State::Active && (!session_->mid_line() || deadline_ == Clock::time_point::max())) {
             if (session_->in_data()) arm(rt_->cfg.server.data_timeout);
             else arm(rt_->cfg.server.timeout);
         }

@@ -13,8 +13,9 @@
 //   Sleeping   tarpit: the pending reply goes out after error_sleep_time
 //   Closed
 //
-// Timeouts: greet_pause before the banner; [server] timeout for each read
-// in the command phase and the handshake, data_timeout in DATA; none while
+// Timeouts: greet_pause before the banner; [server] timeout for each line
+// in the command phase (a read that does not complete a line does not
+// extend it) and for the handshake, data_timeout per line in DATA; none while
 // a hook runs. Output is written as one buffer per batch of replies
 // (TCP_NODELAY), and input stops being read while more than 256 KiB of
 // output waits for a client that does not read.

@@ -116,7 +116,9 @@ Result<std::vector<Listener>> bind_listeners(const std::vector<config::ListenerS
         if (family == AF_INET6) setsockopt(l.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
         if (::bind(l.fd.get(), reinterpret_cast<sockaddr *>(&ss), len) != 0)
             return make_error("listen \"" + spec.text + "\": bind: " + errno_text(errno), errno);
-        if (::listen(l.fd.get(), 511) != 0)
+        // As deep as the kernel allows (net.core.somaxconn): a burst of
+        // connects waits there instead of being dropped.
+        if (::listen(l.fd.get(), SOMAXCONN) != 0)
             return make_error("listen \"" + spec.text + "\": listen: " + errno_text(errno), errno);
         l.kind = spec.kind;
         l.name = spec.text;

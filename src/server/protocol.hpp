@@ -56,6 +56,8 @@ public:
         skipping_ = false;
     }
     size_t buffered() const { return buf_.size() - pos_; }
+    // Part of a line has arrived (or an over-long one is being dropped).
+    bool mid_line() const { return buffered() > 0 || skipping_; }
 
 private:
     std::string buf_;

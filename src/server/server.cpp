@@ -279,7 +279,7 @@ void Server::on_signal() {
 }
 
 void Server::accept_from(size_t index) {
-    for (int i = 0; i < 64 && index < listeners_.size(); ++i) {
+    for (int i = 0; i < 256 && index < listeners_.size(); ++i) {
         Listener &l = listeners_[index];
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;

@@ -103,6 +103,8 @@ public:
         return d;
     }
     bool busy() const { return pending_ > 0; }   // waiting for a hook
+    // Not busy and part of a line waits for the rest (see Connection).
+    bool mid_line() const { return framer_.mid_line(); }
     bool in_data() const { return data_ != nullptr; }
     void tls_started(const std::string &cipher_info);
     // Called when a timeout ends the session.

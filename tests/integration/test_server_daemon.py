@@ -4,6 +4,7 @@ activation, timeouts for slow clients, connection limits, and a load run
 
 import os
 import signal
+import select
 import socket
 import smtplib
 import threading
@@ -133,6 +134,27 @@ class SlowClients(unittest.TestCase):
             self.assertIn("4.4.2", text)
             self.assertTrue(1.5 <= time.time() - t0 < 8)
             self.assertTrue(c.closed())
+            c.close()
+
+    def test_a_client_trickling_bytes_is_closed_after_timeout(self):
+        # One byte every 0.5 s never completes "EHLO ..." within timeout = 2:
+        # the deadline runs per line, not per read.
+        with Server(server_config="timeout = 2") as srv:
+            c = Raw(srv.port(), timeout=10)
+            c.reply()
+            t0 = time.time()
+            for ch in b"EHLO slow.client.example.with.a.long.name\r\n":
+                try:
+                    c.send(bytes([ch]))
+                except OSError:
+                    break
+                # Stop as soon as the server says something.
+                if select.select([c.sock], [], [], 0.5)[0]:
+                    break
+            code, text = c.reply()
+            self.assertEqual(code, 421, text)
+            self.assertIn("4.4.2", text)
+            self.assertLess(time.time() - t0, 5)
             c.close()
 
     def test_stalled_data_times_out_and_nothing_is_delivered(self):
