@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     --server-deb) server_deb=$2; shift 2 ;;
     --root) root=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "check-package: unknown argument $1" >&2; exit 64 ;;
     esac
 done
