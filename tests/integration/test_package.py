@@ -530,10 +530,15 @@ class Package(unittest.TestCase):
         r = run([server, "-C", str(self.server_root / "etc/relay/relay.toml"), "serve", "--check"], env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("configuration ok", r.stderr)
-        # The null client has no server mode.
-        r = run([str(self.root / "usr/sbin/relay"), "serve", "--help"], env=env, input="")
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotIn("--syslog", r.stdout)
+        # The null client has no server mode: "serve" is a recipient to it,
+        # and --check an unknown sendmail option.
+        plain = str(self.root / "usr/sbin/relay")
+        r = run([plain, "-C", str(self.root / "etc/relay/relay.toml"), "serve", "--check"], env=env, input="")
+        self.assertEqual(r.returncode, 64, r.stdout + r.stderr)
+        self.assertIn("unknown option --check", r.stderr)
+        r = run([plain, "serve", "--help"], env=env, input="")
+        self.assertNotIn("--syslog", r.stdout + r.stderr)
+        self.assertIn("null client", r.stdout)
 
     @staticmethod
     def free_port():
