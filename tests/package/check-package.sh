@@ -315,15 +315,16 @@ if [ -n "$server_deb" ]; then
         /usr/bin/python3 - "$port" <<'PY'
 import smtplib, sys, time
 port = int(sys.argv[1])
+s = smtplib.SMTP(timeout=10)
 for _ in range(100):
     try:
-        s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        code, banner = s.connect("127.0.0.1", port)
         break
     except OSError:
         time.sleep(0.1)
 else:
     sys.exit("no listener on port %d" % port)
-print("greeting:", s.getwelcome().decode())
+print("greeting:", code, banner.decode())
 s.sendmail("alice@example.org", ["bob@example.org"], b"Subject: via relay serve\r\n\r\nhello\r\n")
 s.quit()
 print("sent")
@@ -331,7 +332,7 @@ PY
     }
     probe=$(smtp_probe 2>&1)
     echo "$probe" | sed 's/^/check-package: smtp: /'
-    check "relay serve greets with 220 ESMTP" grep -q '^greeting: check.example.net ESMTP relay' <<<"$probe"
+    check "relay serve greets with 220 ESMTP" grep -q '^greeting: 220 check.example.net ESMTP relay$' <<<"$probe"
     check "relay serve accepts a message" grep -q '^sent$' <<<"$probe"
     serve_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$serve_pid/status" 2>/dev/null)
     check "relay serve dropped to the relay user (uid $serve_uid)" \
