@@ -1,18 +1,22 @@
-"""The Debian package: build it, inspect it, install it.
+"""The Debian packages: build them, inspect them, install them.
 
-setUpClass builds the .deb once from a temporary copy of the tree
-(dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS=nocheck) and unpacks it.
-The checks then need no root file system: fields, contents and modes,
-maintainer scripts, lintian, systemd-analyze on the units, the man
-pages, the shipped relay.toml against config.cpp, relay-notify's
-message. The last test runs tests/package/check-package.sh, which
-installs the same .deb into a debootstrap root (needs root and the
-Debian mirror; about 3-4 minutes).
+setUpClass builds the two .debs once from a temporary copy of the tree
+(dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS=nocheck): relay, the
+null client, and relay-server, the same program with its SMTP server
+mode. It unpacks both. The checks then need no root file system: fields,
+contents and modes, maintainer scripts, lintian, systemd-analyze on the
+units, the man pages, the shipped relay.toml against config.cpp,
+relay-notify's message, the server binary answering SMTP. The last test
+runs tests/package/check-package.sh, which installs the same .debs into
+a debootstrap root (needs root and the Debian mirror; about 3-4 minutes).
 """
 
 import os
 import re
 import shutil
+import signal
+import smtplib
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +27,12 @@ RELAY_BIN = os.environ.get("RELAY_BIN", "")
 TOP = Path(os.environ.get("RELAY_TEST_SOURCE_DIR", Path(__file__).resolve().parents[1])).resolve().parent
 MAN_DIR = TOP / "man"
 UNITS = ["relay-flush.service", "relay-flush.timer", "relay-flush.path", "relay-notify@.service"]
+SERVER_UNIT = "relay-serve.service"
+# systemd-analyze security --offline for relay-serve.service: 2.4 "OK" when
+# measured (the flush and notify units are at most 1.5).
+SERVER_EXPOSURE = 2.4
+# The capabilities relay-serve.service leaves to the root it starts as.
+SERVER_CAPS = {"CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE"}
 
 
 def run(cmd, **kw):
@@ -72,13 +82,20 @@ class Package(unittest.TestCase):
         run(["dpkg-deb", "-x", str(cls.deb), str(cls.root)], check=True)
         cls.ctl = cls.tmp / "control"
         run(["dpkg-deb", "-e", str(cls.deb), str(cls.ctl)], check=True)
+        server_debs = sorted(cls.tmp.glob("relay-server_*_*.deb"))
+        assert server_debs, "no relay-server .deb built"
+        cls.server_deb = server_debs[0]
+        cls.server_root = cls.tmp / "server-root"
+        run(["dpkg-deb", "-x", str(cls.server_deb), str(cls.server_root)], check=True)
+        cls.server_ctl = cls.tmp / "server-control"
+        run(["dpkg-deb", "-e", str(cls.server_deb), str(cls.server_ctl)], check=True)
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def field(self, name):
-        return run(["dpkg-deb", "-f", str(self.deb), name], check=True).stdout.strip()
+    def field(self, name, deb=None):
+        return run(["dpkg-deb", "-f", str(deb or self.deb), name], check=True).stdout.strip()
 
     @staticmethod
     def relations(value):
@@ -99,9 +116,39 @@ class Package(unittest.TestCase):
         self.assertIn("libcurl4", deps)
         self.assertIn("adduser", deps)
 
+    def test_server_fields(self):
+        sf = lambda name: self.field(name, self.server_deb)
+        self.assertEqual(sf("Package"), "relay-server")
+        self.assertEqual(sf("Version"), "0.1.0")
+        self.assertEqual(sf("Section"), "mail")
+        self.assertEqual(sf("Architecture"), self.field("Architecture"))
+        self.assertEqual(self.relations(sf("Provides")), ["mail-transport-agent", "relay"])
+        for f in ("Conflicts", "Replaces"):
+            with self.subTest(field=f):
+                self.assertEqual(self.relations(sf(f)), ["mail-transport-agent", "relay"])
+                # each conflicts with (and replaces) the other
+                self.assertEqual(self.relations(self.field(f)), ["mail-transport-agent", "relay-server"])
+        self.assertEqual(sf("Recommends"), self.field("Recommends"))
+        self.assertTrue(sf("Description").startswith("sendmail-compatible mail relay with an SMTP server\n"))
+        self.assertIn("relay serve", sf("Description"))
+
+    def test_server_depends(self):
+        deps = self.relations(self.field("Depends", self.server_deb))
+        # From ${shlibs:Depends}: the server links OpenSSL, the null client not.
+        self.assertIn("libssl3", deps)
+        self.assertNotIn("libssl3", self.relations(self.field("Depends")))
+        for d in ("libcurl4", "adduser", "libc6", "libsodium23", "libpcre2-8-0"):
+            with self.subTest(dep=d):
+                self.assertIn(d, deps)
+        needed = lambda root: re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]",
+                                         run(["readelf", "-d", str(root / "usr/sbin/relay")], check=True).stdout)
+        self.assertIn("libssl.so.3", needed(self.server_root))
+        self.assertNotIn("libssl.so.3", needed(self.root))
+        self.assertNotIn("libcurl.so.4", needed(self.server_root))  # dlopen()ed, as in relay
+
     # --- contents and modes -------------------------------------------------
-    def contents(self):
-        out = run(["dpkg-deb", "-c", str(self.deb)], check=True).stdout
+    def contents(self, deb=None):
+        out = run(["dpkg-deb", "-c", str(deb or self.deb)], check=True).stdout
         entries = {}
         for line in out.splitlines():
             parts = line.split(None, 5)
@@ -155,6 +202,34 @@ class Package(unittest.TestCase):
         # No setuid/setgid bits anywhere in the archive.
         self.assertFalse([n for n, (m, _, _) in c.items() if "s" in m or "S" in m])
 
+    def test_server_same_files(self):
+        """relay-server installs relay's paths with the same modes, plus the server's unit and page."""
+        def normal(c, doc):
+            return {n.replace("/usr/share/doc/%s/" % doc, "/usr/share/doc/PKG/").rstrip("/")
+                    .replace("/usr/share/doc/" + doc, "/usr/share/doc/PKG"): (m, o, tgt)
+                    for n, (m, o, tgt) in c.items()}
+        plain = normal(self.contents(), "relay")
+        server = normal(self.contents(self.server_deb), "relay-server")
+        only_server = {"/lib/systemd/system/" + SERVER_UNIT, "/usr/share/man/man8/relay-serve.8.gz"}
+        self.assertEqual(set(server) - set(plain), only_server)
+        # README.Debian: relay-server's own says more (the server section).
+        self.assertEqual(set(plain) - set(server), set())
+        for name in sorted(set(plain) & set(server)):
+            with self.subTest(path=name):
+                self.assertEqual(plain[name][:2], server[name][:2])
+                self.assertEqual(plain[name][2], server[name][2])
+        sc = self.contents(self.server_deb)
+        self.assertEqual(sc["/usr/sbin/relay"][:2], ("-rwxr-xr-x", "root/root"))
+        self.assertEqual({o for _, o, _ in sc.values()}, {"root/root"})
+        self.assertFalse([n for n, (m, _, _) in sc.items() if "s" in m or "S" in m])
+        self.assertEqual((self.ctl / "conffiles").read_text(), (self.server_ctl / "conffiles").read_text())
+        for f in ("etc/relay/relay.toml", "etc/relay/notify.conf", "usr/lib/sysusers.d/relay.conf",
+                  "usr/lib/relay/relay-notify"):
+            with self.subTest(file=f):
+                self.assertEqual((self.root / f).read_bytes(), (self.server_root / f).read_bytes())
+        readme = (self.server_root / "usr/share/doc/relay-server/README.Debian").read_text()
+        self.assertIn("relay-serve.service", readme)
+
     def test_conffiles(self):
         conffiles = (self.ctl / "conffiles").read_text().split()
         self.assertEqual(sorted(conffiles), ["/etc/relay/notify.conf", "/etc/relay/relay.toml"])
@@ -193,12 +268,36 @@ class Package(unittest.TestCase):
         self.assertRegex(text, r"remove \| upgrade \| failed-upgrade \| abort-install \| abort-upgrade \| disappear\) ;;")
 
     def test_maintainer_scripts_parse(self):
+        for ctl in (self.ctl, self.server_ctl):
+            for s in ("postinst", "postrm", "prerm", "preinst"):
+                p = ctl / s
+                if p.exists():
+                    with self.subTest(package=ctl.name, script=s):
+                        r = run(["sh", "-n", str(p)])
+                        self.assertEqual(r.returncode, 0, r.stderr)
+
+    @staticmethod
+    def own_part(script):
+        """A maintainer script without what debhelper added."""
+        return re.sub(r"(?ms)^# Automatically added by dh_\S+.*?^# End automatically added section\n", "",
+                      script.read_text())
+
+    def test_server_maintainer_scripts(self):
+        # The same users, statoverride, spool and purge as relay.
+        for s in ("postinst", "postrm"):
+            with self.subTest(script=s):
+                self.assertEqual(self.own_part(self.server_ctl / s), self.own_part(self.ctl / s))
+        post = (self.server_ctl / "postinst").read_text()
+        self.assertIn("deb-systemd-helper enable '%s'" % SERVER_UNIT, post)
+        self.assertRegex(post, r"deb-systemd-invoke \$_dh_action '?%s" % re.escape(SERVER_UNIT))
+        for unit in ("relay-flush.timer", "relay-flush.path"):
+            self.assertIn("deb-systemd-helper enable '%s'" % unit, post)
+        self.assertIn(SERVER_UNIT, (self.server_ctl / "postrm").read_text())
+        self.assertIn(SERVER_UNIT, (self.server_ctl / "prerm").read_text())
         for s in ("postinst", "postrm", "prerm"):
             p = self.ctl / s
             if p.exists():
-                with self.subTest(script=s):
-                    r = run(["sh", "-n", str(p)])
-                    self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNotIn("relay-serve", p.read_text())
 
     # --- lintian ------------------------------------------------------------
     def test_lintian(self):
@@ -214,11 +313,11 @@ class Package(unittest.TestCase):
                 self.assertIn(name, explained, t)
 
     # --- systemd units ----------------------------------------------------
-    def unit_root(self):
+    def unit_root(self, server=False):
         """The unpacked package plus the host's own units (for sysinit.target etc.)."""
-        root = self.tmp / "unit-root"
+        root = self.tmp / ("server-unit-root" if server else "unit-root")
         if not root.exists():
-            shutil.copytree(self.root, root, symlinks=True)
+            shutil.copytree(self.server_root if server else self.root, root, symlinks=True)
             dst = root / "lib/systemd/system"
             for src_dir in (Path("/lib/systemd/system"), Path("/usr/lib/systemd/system")):
                 if src_dir.is_dir():
@@ -230,6 +329,10 @@ class Package(unittest.TestCase):
                                 os.symlink(os.readlink(u), dst / u.name)
                             else:
                                 shutil.copy2(u, dst / u.name)
+            # The shell of ExecReload= (essential: in no relay package).
+            (root / "bin").mkdir(exist_ok=True)
+            if not (root / "bin/sh").exists():
+                shutil.copy2(Path("/bin/sh").resolve(), root / "bin/sh")
         return root
 
     def test_systemd_analyze_verify(self):
@@ -239,8 +342,16 @@ class Package(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual((r.stdout + r.stderr).strip(), "")
 
-    def exposure(self, unit):
-        r = run(["systemd-analyze", "security", "--offline=yes", "--root=%s" % self.unit_root(), unit])
+    def test_server_systemd_analyze_verify(self):
+        root = self.unit_root(server=True)
+        names = [u.replace("@.", "@test.") for u in UNITS] + [SERVER_UNIT]
+        r = run(["systemd-analyze", "verify", "--man=no", "--root=%s" % root] + names)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((r.stdout + r.stderr).strip(), "")
+        self.assertFalse((self.root / "lib/systemd/system" / SERVER_UNIT).exists())
+
+    def exposure(self, unit, server=False):
+        r = run(["systemd-analyze", "security", "--offline=yes", "--root=%s" % self.unit_root(server), unit])
         m = re.search(r"Overall exposure level for %s: ([0-9.]+)" % re.escape(unit), r.stdout + r.stderr)
         self.assertTrue(m, r.stdout + r.stderr)
         return float(m.group(1))
@@ -251,6 +362,45 @@ class Package(unittest.TestCase):
         print("systemd-analyze security: relay-flush.service %.1f, relay-notify@.service %.1f" % (flush, notify))
         self.assertLessEqual(flush, 1.5)
         self.assertLessEqual(notify, 1.5)
+
+    def test_server_systemd_security(self):
+        serve = self.exposure(SERVER_UNIT, server=True)
+        print("systemd-analyze security: %s %.1f" % (SERVER_UNIT, serve))
+        # Root with five capabilities and the network (it is a server):
+        # systemd-analyze rates that "OK"; everything else is locked down.
+        self.assertLessEqual(serve, SERVER_EXPOSURE)
+        self.assertLessEqual(self.exposure("relay-flush.service", server=True), 1.5)
+
+    def unit_settings(self, path):
+        settings = {}
+        for line in path.read_text().splitlines():
+            if line and not line.startswith(("#", "[")):
+                k, _, v = line.partition("=")
+                settings.setdefault(k, []).append(v)
+        return settings
+
+    def test_server_unit(self):
+        s = self.unit_settings(self.server_root / "lib/systemd/system" / SERVER_UNIT)
+        one = lambda k: (s.get(k) or [None])[-1]
+        self.assertEqual(one("Type"), "exec")
+        self.assertEqual(one("ExecStart"), "/usr/sbin/relay serve --syslog")
+        self.assertRegex(one("ExecReload"), r"^\+.*kill -HUP \$\{?MAINPID\}?")
+        self.assertEqual(one("Restart"), "on-failure")
+        self.assertEqual(one("RestartPreventExitStatus"), "78")
+        self.assertEqual(one("WantedBy"), "multi-user.target")
+        # Started as root (it binds, then becomes [server] user itself).
+        self.assertIsNone(one("User"))
+        self.assertIsNone(one("DynamicUser"))
+        self.assertEqual(set(one("CapabilityBoundingSet").split()), SERVER_CAPS)
+        self.assertEqual(one("AmbientCapabilities"), "")
+        self.assertEqual(one("ReadWritePaths").split(), ["/var/spool/relay", "-/var/mail"])
+        for k, v in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
+                     ("PrivateTmp", "yes"), ("PrivateDevices", "yes"), ("RestrictSUIDSGID", "yes"),
+                     ("MemoryDenyWriteExecute", "yes"), ("SystemCallArchitectures", "native"),
+                     ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")):
+            with self.subTest(setting=k):
+                self.assertEqual(one(k), v)
+        self.assertIn("@system-service", s["SystemCallFilter"])
 
     def test_flush_unit(self):
         text = (self.root / "lib/systemd/system/relay-flush.service").read_text()
@@ -292,6 +442,9 @@ class Package(unittest.TestCase):
         packaged = {p.name[:-3] for p in (self.root / "usr/share/man").rglob("*.gz") if not p.is_symlink()}
         # relay-serve(8) belongs to the server-mode build, not the null client.
         self.assertEqual(packaged, {p.name for p in self.man_pages()} - {"relay-serve.8"})
+        server = {p.name[:-3] for p in (self.server_root / "usr/share/man").rglob("*.gz") if not p.is_symlink()}
+        self.assertEqual(server, {p.name for p in self.man_pages()})
+        self.assertIn("relay-serve.8", server)
 
     def test_relay8_documents_every_option(self):
         text = (MAN_DIR / "relay.8").read_text().replace("\\-", "-")
@@ -370,6 +523,89 @@ class Package(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertNotIn("no relayhost", r.stdout)
 
+    # --- the server binary --------------------------------------------------------
+    def test_server_binary_has_server_mode(self):
+        server = str(self.server_root / "usr/sbin/relay")
+        env = {k: v for k, v in os.environ.items() if k != "RELAY_CONFIG"}
+        r = run([server, "serve", "--help"], env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--check", r.stdout)
+        self.assertIn("--syslog", r.stdout)
+        r = run([server, "-C", str(self.server_root / "etc/relay/relay.toml"), "serve", "--check"], env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("configuration ok", r.stderr)
+        # The null client has no server mode: "serve" is a recipient to it,
+        # and --check an unknown sendmail option.
+        plain = str(self.root / "usr/sbin/relay")
+        r = run([plain, "-C", str(self.root / "etc/relay/relay.toml"), "serve", "--check"], env=env, input="")
+        self.assertEqual(r.returncode, 64, r.stdout + r.stderr)
+        self.assertIn("unknown option --check", r.stderr)
+        r = run([plain, "serve", "--help"], env=env, input="")
+        self.assertNotIn("--syslog", r.stdout + r.stderr)
+        self.assertIn("null client", r.stdout)
+
+    @staticmethod
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def test_server_answers_smtp(self):
+        """The packaged relay serve: greets, queues, reloads on SIGHUP, stops on SIGTERM; relay passwd."""
+        server = str(self.server_root / "usr/sbin/relay")
+        env = {k: v for k, v in os.environ.items() if k != "RELAY_CONFIG"}
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            port = self.free_port()
+            cfg = tmp / "relay.toml"
+            cfg.write_text('myhostname = "pkg.example.net"\n[queue]\ndirectory = "%s"\n'
+                           'flush_after_submit = false\n[server]\nlisten = ["local 127.0.0.1:%d"]\n'
+                           'users_file = "%s"\n' % (tmp / "spool", port, tmp / "users"))
+            r = run([server, "-C", str(cfg), "--init-spool"], env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run([server, "-C", str(cfg), "passwd", "alice@example.org"], env=env, input="secret\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex((tmp / "users").read_text(), r"^alice@example\.org:\$argon2id\$")
+            self.assertEqual((tmp / "users").stat().st_mode & 0o777, 0o600)
+            log = open(tmp / "serve.log", "w+")
+            proc = subprocess.Popen([server, "-C", str(cfg), "serve"], env=env, stdout=log, stderr=log)
+            try:
+                def send(subject):
+                    s = smtplib.SMTP(timeout=10)
+                    for _ in range(100):
+                        try:
+                            code, banner = s.connect("127.0.0.1", port)
+                            break
+                        except OSError:
+                            self.assertIsNone(proc.poll(), "relay serve exited")
+                            time.sleep(0.1)
+                    else:
+                        self.fail("relay serve does not listen on %d" % port)
+                    with s:
+                        self.assertEqual((code, banner.decode()), (220, "pkg.example.net ESMTP relay"))
+                        s.sendmail("alice@example.org", ["bob@example.org"],
+                                   ("Subject: %s\r\n\r\nhello\r\n" % subject).encode())
+                send("one")
+                maildrop = [p for p in (tmp / "spool/maildrop").iterdir() if not p.name.startswith("t.")]
+                self.assertEqual(len(maildrop), 1)
+                self.assertIn("Subject: one", maildrop[0].read_text())
+                proc.send_signal(signal.SIGHUP)
+                for _ in range(50):
+                    log.seek(0)
+                    if "reload: configuration" in log.read():
+                        break
+                    time.sleep(0.1)
+                else:
+                    self.fail("no reload logged after SIGHUP")
+                send("two")
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=40), 0)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                log.close()
+
     # --- relay-notify -----------------------------------------------------------
     def notify(self, *args, conf=None):
         with tempfile.TemporaryDirectory() as tmp:
@@ -428,7 +664,7 @@ class Package(unittest.TestCase):
     def test_install_in_debootstrap_root(self):
         self.assertEqual(os.geteuid(), 0, "the installation check needs root (debootstrap, chroot)")
         script = TOP / "tests/package/check-package.sh"
-        r = run([str(script), "--deb", str(self.deb)], timeout=2400)
+        r = run([str(script), "--deb", str(self.deb), "--server-deb", str(self.server_deb)], timeout=2400)
         print(r.stdout[-3000:])
         self.assertEqual(r.returncode, 0, (r.stdout + r.stderr)[-6000:])
         self.assertRegex(r.stdout, r"(?m)^\d+ passed, 0 failed$")

@@ -2,11 +2,16 @@
 # check-package.sh - install the relay .deb into a throwaway Debian root and
 # check what an admin would see.
 #
-# usage: tests/package/check-package.sh [--deb FILE] [--root DIR] [--keep]
+# usage: tests/package/check-package.sh [--deb FILE] [--server-deb FILE]
+#                                       [--root DIR] [--keep]
 #
 #   --deb FILE  the relay .deb to test; default: build one from this tree
 #               (dpkg-buildpackage -us -uc -b, DEB_BUILD_OPTIONS=nocheck,
 #               in a temporary copy)
+#   --server-deb FILE
+#               the relay-server .deb; default: the one built with the
+#               relay .deb when this script builds it, else none (the
+#               server checks are left out)
 #   --root DIR  where to create the root (default: a temporary directory);
 #               an existing root made by an earlier --keep run is reused
 #   --keep      leave the root in place afterwards
@@ -26,6 +31,12 @@
 #     relay-notify writes a proper failure report and refuses bad names
 #   upgrade (reinstall) keeps the queue; remove keeps it; purge removes the
 #     spool, the configuration, the users and groups, the statoverride.
+#   relay-server: installing it over relay removes relay; the same users,
+#     set-gid bit and spool; relay-serve.service is enabled; relay serve,
+#     started as root with the unit's capability bounding set and
+#     no_new_privs on a free loopback port, drops to the relay user,
+#     greets, queues a message, survives SIGHUP and exits 0 on SIGTERM;
+#     purge removes what it created.
 # It prints one line per check and "N passed, N failed" at the end; the
 # exit status is 0 only when every check passed.
 set -uo pipefail
@@ -33,14 +44,16 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 deb=
+server_deb=
 root=
 keep=0
 while [ $# -gt 0 ]; do
     case $1 in
     --deb) deb=$2; shift 2 ;;
+    --server-deb) server_deb=$2; shift 2 ;;
     --root) root=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "check-package: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -68,8 +81,10 @@ logged() { "$@" >>"$work/apt.log" 2>&1; }
 
 work=$(mktemp -d /var/tmp/relay-check.XXXXXX)
 mounted=()
+serve_pid=
 cleanup() {
     local m
+    if [ -n "$serve_pid" ]; then kill -KILL "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; fi
     for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
     if [ "$keep" = 0 ] && [ -n "$root" ] && [ "$root" = "$work/root" ]; then
         rm -rf --one-file-system "$work"
@@ -99,9 +114,14 @@ if [ -z "$deb" ]; then
     fi
     echo "check-package: package built in $(($(date +%s) - start)) s"
     deb=$(ls "$work"/build/relay_*_*.deb | head -1)
+    [ -n "$server_deb" ] || server_deb=$(ls "$work"/build/relay-server_*_*.deb 2>/dev/null | head -1)
 fi
 [ -f "$deb" ] || { echo "check-package: no such .deb: $deb" >&2; exit 66; }
 deb=$(readlink -f "$deb")
+if [ -n "$server_deb" ]; then
+    [ -f "$server_deb" ] || { echo "check-package: no such .deb: $server_deb" >&2; exit 66; }
+    server_deb=$(readlink -f "$server_deb")
+fi
 
 # --- the root --------------------------------------------------------------
 mirror=${MIRROR:-}
@@ -247,6 +267,104 @@ check "purge removes group relaydrop" sh -c "! chroot '$root' getent group relay
 check "purge removes the statoverride" sh -c "! chroot '$root' dpkg-statoverride --list /usr/sbin/relay | grep -q ."
 check "purge removes /usr/sbin/sendmail" test ! -e "$root/usr/sbin/sendmail" -a ! -L "$root/usr/sbin/sendmail"
 check "purge removes the unit links" sh -c "! ls '$root'/etc/systemd/system/*.wants/relay-* 2>/dev/null | grep -q ."
+
+# --- relay-server ----------------------------------------------------------------
+if [ -n "$server_deb" ]; then
+    cp "$server_deb" "$root/tmp/relay-server.deb"
+    echo "check-package: installing $(basename "$server_deb") over relay"
+    check "install relay.deb again" logged apt_in_root install --no-install-recommends /tmp/relay.deb
+    check "apt-get install relay-server.deb (removes relay)" \
+        logged apt_in_root install --no-install-recommends /tmp/relay-server.deb
+    check "relay-server is installed" \
+        test "$(in_root dpkg-query -W -f='${Status}' relay-server)" = "install ok installed"
+    check "relay is no longer installed" \
+        sh -c "! chroot '$root' dpkg-query -W -f='\${Status}' relay | grep -q 'ok installed'"
+    check "server: /usr/sbin/relay is root:relaydrop 2755" \
+        test "$(stat_of '%U:%G %a' /usr/sbin/relay)" = "root:relaydrop 2755"
+    check "server: the statoverride is registered" \
+        test "$(in_root dpkg-statoverride --list /usr/sbin/relay)" = "root relaydrop 2755 /usr/sbin/relay"
+    check "server: /usr/sbin/sendmail -> relay" test "$(in_root readlink /usr/sbin/sendmail)" = relay
+    check "server: user relay and group relaydrop exist" \
+        sh -c "chroot '$root' getent passwd relay >/dev/null && chroot '$root' getent group relaydrop >/dev/null"
+    check "server: maildrop is relay:relaydrop 1770" \
+        test "$(stat_of '%U:%G %a' /var/spool/relay/maildrop)" = "relay:relaydrop 1770"
+    check "server: relay.toml is a conffile" \
+        grep -q '/etc/relay/relay.toml' <<<"$(in_root dpkg-query -W -f='${Conffiles}' relay-server)"
+    check "relay-serve.service is enabled" \
+        test -L "$root/etc/systemd/system/multi-user.target.wants/relay-serve.service"
+    check "server: relay-flush.timer is enabled" \
+        test -L "$root/etc/systemd/system/timers.target.wants/relay-flush.timer"
+    check "relay-serve.8 is installed" test -f "$root/usr/share/man/man8/relay-serve.8.gz"
+    check "relay serve --check accepts the shipped relay.toml" \
+        in_root setpriv --no-new-privs /usr/sbin/relay serve --check
+
+    # The server as the unit runs it: root, no_new_privs, the unit's
+    # CapabilityBoundingSet; a free loopback port instead of 25.
+    port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf '%s\n' 'myhostname = "check.example.net"' '[server]' \
+        "listen = [\"local 127.0.0.1:$port\"]" 'user = "relay"' >"$root/etc/relay/serve-check.toml"
+    caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$root/lib/systemd/system/relay-serve.service" |
+        tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+    check "the unit's capability set ($caps)" test -n "$caps"
+    n0=$(in_root find /var/spool/relay/maildrop /var/spool/relay/queue -mindepth 1 -maxdepth 1 | wc -l)
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+        setpriv --no-new-privs --bounding-set="-all,$caps" \
+        /usr/sbin/relay -C /etc/relay/serve-check.toml serve >"$work/serve.log" 2>&1 &
+    serve_pid=$!
+    smtp_probe() {
+        /usr/bin/python3 - "$port" <<'PY'
+import smtplib, sys, time
+port = int(sys.argv[1])
+s = smtplib.SMTP(timeout=10)
+for _ in range(100):
+    try:
+        code, banner = s.connect("127.0.0.1", port)
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("no listener on port %d" % port)
+print("greeting:", code, banner.decode())
+s.sendmail("alice@example.org", ["bob@example.org"], b"Subject: via relay serve\r\n\r\nhello\r\n")
+s.quit()
+print("sent")
+PY
+    }
+    probe=$(smtp_probe 2>&1)
+    echo "$probe" | sed 's/^/check-package: smtp: /'
+    check "relay serve greets with 220 ESMTP" grep -q '^greeting: 220 check.example.net ESMTP relay$' <<<"$probe"
+    check "relay serve accepts a message" grep -q '^sent$' <<<"$probe"
+    serve_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$serve_pid/status" 2>/dev/null)
+    check "relay serve dropped to the relay user (uid $serve_uid)" \
+        test "$serve_uid" = "$(in_root id -u relay)"
+    # In maildrop/, or in queue/ once the flush the server starts picked it up.
+    for _ in $(seq 50); do
+        n1=$(in_root find /var/spool/relay/maildrop /var/spool/relay/queue -mindepth 1 -maxdepth 1 ! -name 't.*' | wc -l)
+        [ "$((n1 - n0))" = 1 ] && break
+        sleep 0.1
+    done
+    check "the message is in the spool ($n0 -> $n1)" test "$((n1 - n0))" = 1
+    kill -HUP "$serve_pid"
+    sleep 0.5
+    check "SIGHUP reloads (still running)" kill -0 "$serve_pid"
+    check "... and it still answers" grep -q '^sent$' <<<"$(smtp_probe 2>&1)"
+    kill -TERM "$serve_pid"
+    wait "$serve_pid"
+    rc=$?
+    serve_pid=
+    check "SIGTERM stops relay serve with status 0 ($rc)" test "$rc" = 0
+    check "it logged the reload" grep -q 'reload: configuration' "$work/serve.log"
+    grep -v '^$' "$work/serve.log" | tail -5 | sed 's/^/check-package: serve: /'
+
+    check "purge relay-server" logged apt_in_root purge relay-server
+    check "server purge removes the spool" test ! -e "$root/var/spool/relay"
+    check "server purge removes /etc/relay" test ! -e "$root/etc/relay"
+    check "server purge removes user relay" sh -c "! chroot '$root' getent passwd relay"
+    check "server purge removes the statoverride" \
+        sh -c "! chroot '$root' dpkg-statoverride --list /usr/sbin/relay | grep -q ."
+    check "server purge removes the unit links" \
+        sh -c "! ls '$root'/etc/systemd/system/*.wants/relay-* 2>/dev/null | grep -q ."
+fi
 
 [ "$failed" = 0 ] || echo "check-package: apt log: $work/apt.log (kept with --keep)"
 echo "$passed passed, $failed failed"
