@@ -68,14 +68,15 @@ class BsDialogue(unittest.TestCase):
 
     def test_input_without_line_breaks_is_not_buffered(self):
         # 64 MiB with no line break, as a command and inside DATA: the peak
-        # RSS stays within a few times the 1 MiB size limit of a one-line
-        # dialogue's.
+        # RSS grows by far less than the input (buffering it would add 64
+        # MiB or more). The bound leaves room for the 1 MiB size limit a few
+        # times over and for ASan's quarantine of freed memory.
         ehlo = b"EHLO c\r\n"
         txn = ehlo + b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
         base = self.peak_rss_kib(txn + b"hi\r\n.\r\nQUIT\r\n", 0)
         for head, tail in ((ehlo + b"MAIL FROM:<", b""), (txn, b"\r\n.\r\nQUIT\r\n")):
             peak = self.peak_rss_kib(head, 64 << 20, tail)
-            self.assertLess(peak, base + 6 * 1024, "peak RSS %d KiB, %d KiB for one line" % (peak, base))
+            self.assertLess(peak, base + 24 * 1024, "peak RSS %d KiB, %d KiB for one line" % (peak, base))
         # The small message was queued; the one in DATA was over the size
         # limit and refused.
         self.sp.flush()
