@@ -28,7 +28,7 @@ crash-state table of src/queue/README.md:
     complete submission in maildrop/ (a killed front end's "t.*" file
     may stay until it is an hour old, checked by ageing it).
 
-RELAY_TORTURE_N (default 300) and RELAY_TORTURE_SEED change the run; the
+RELAY_TORTURE_N (default 500) and RELAY_TORTURE_SEED change the run; the
 seed is printed with the counts. test_server_torture.py does the same for
 `relay serve` (server builds only) with the helpers defined here.
 """
@@ -48,7 +48,7 @@ import warnings
 import relaytest as rt
 from smtpd_peer import Peer, make_certs
 
-N = int(os.environ.get("RELAY_TORTURE_N", "300"))
+N = int(os.environ.get("RELAY_TORTURE_N", "500"))
 BATCH = 20
 SEED = int(os.environ.get("RELAY_TORTURE_SEED", str(int(time.time()))))
 MAX_CONNECTIONS = 2
@@ -99,7 +99,7 @@ class FlushKiller(threading.Thread):
     for that). KILLED counts the runs still alive when the signal went
     out (a run that ended on its own is not counted)."""
 
-    def __init__(self, spool, rnd, peer, max_delay=0.3, wait=5):
+    def __init__(self, spool, rnd, peer, max_delay=0.3, wait=2):
         super().__init__(daemon=True)
         self.spool, self.rnd, self.peer = spool, rnd, peer
         self.max_delay, self.wait = max_delay, wait
