@@ -100,14 +100,15 @@ Answer query(ResState &rs, const std::string &name, int type, std::vector<unsign
 }
 
 // The A and AAAA addresses of HOST (IPv6 first, as Postfix prefers with
-// inet_protocols = all). Temporary when neither query got an answer.
+// inet_protocols = all). A query that fails is not fatal when the other
+// gives addresses; Temporary when none came and one failed.
 Answer addresses(ResState &rs, const std::string &host, std::vector<std::string> &out) {
-    bool nxdomain = true;
+    bool nxdomain = true, temporary = false;
     for (int type : {ns_t_aaaa, ns_t_a}) {
         std::vector<unsigned char> buf;
         std::vector<Record> recs;
         Answer a = query(rs, host, type, buf, recs);
-        if (a == Answer::Temporary) return a;
+        if (a == Answer::Temporary) temporary = true;
         if (a != Answer::NoSuchName) nxdomain = false;
         for (auto &r : recs) {
             char text[INET6_ADDRSTRLEN];
@@ -118,6 +119,7 @@ Answer addresses(ResState &rs, const std::string &host, std::vector<std::string>
         }
     }
     if (!out.empty()) return Answer::Ok;
+    if (temporary) return Answer::Temporary;
     return nxdomain ? Answer::NoSuchName : Answer::NoData;
 }
 
