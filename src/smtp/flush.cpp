@@ -5,6 +5,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <algorithm>
 #include <thread>
 
 #include "log/log.hpp"
@@ -182,15 +183,20 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
     // Notifications queued during a round are sent in the next one.
     auto rounds = [&](std::vector<std::string> ids) {
         while (!ids.empty() && !run.stopping()) {
-            auto groups = collect(run, router, ids, rep);
-            size_t due = 0;
-            for (auto &g : groups) due += g->items.size();
-            run.total += static_cast<unsigned>(due);
-            if (opt.progress && !run.progress && run.total > kProgressOver) {
-                run.progress = true;
-                log::set_stderr_info(false);  // one line instead of one per recipient
+            for (size_t at = 0; at < ids.size() && !run.stopping(); at += kFlushChunk) {
+                const size_t end = std::min(ids.size(), at + kFlushChunk);
+                const std::vector<std::string> chunk(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                                     ids.begin() + static_cast<std::ptrdiff_t>(end));
+                auto groups = collect(run, router, chunk, rep);
+                size_t due = 0;
+                for (auto &g : groups) due += g->items.size();
+                run.total += static_cast<unsigned>(due);
+                if (opt.progress && !run.progress && run.total > kProgressOver) {
+                    run.progress = true;
+                    log::set_stderr_info(false);  // one line instead of one per recipient
+                }
+                deliver_groups(run, groups, rep);
             }
-            deliver_groups(run, groups, rep);
             std::lock_guard<std::mutex> hold(run.lock);
             ids.swap(run.new_ids);
             run.new_ids.clear();

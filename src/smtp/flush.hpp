@@ -16,6 +16,13 @@
 // queue entry is handed to exactly one thread, so no two threads touch one
 // entry; every log line is written whole (one write per line).
 //
+// Memory: the queue is walked kFlushChunk entries at a time (their
+// envelopes are loaded, sent, and dropped before the next chunk's), so a
+// run holds a bounded number of envelopes whatever the queue size; message
+// bodies are always streamed from their files. A chunk holds ten times
+// max_messages_per_connection's default, so chunking costs no connection
+// reuse in practice.
+//
 // For every recipient outcome it logs one line, the way Postfix's smtp(8)
 // does:
 //
@@ -91,6 +98,8 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
 
 // A route gets one more connection for every kMessagesPerLane due messages.
 inline constexpr size_t kMessagesPerLane = 10;
+// Queue entries loaded and sent at a time (see the header).
+inline constexpr size_t kFlushChunk = 1000;
 // How many connections a route with MESSAGES due messages uses.
 unsigned connection_lanes(size_t messages, unsigned max_connections);
 
