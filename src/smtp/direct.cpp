@@ -103,8 +103,25 @@ Delivery DirectClients::send(const Job &job, std::vector<std::string> &relays) {
         out.folded = out.folded || got.folded;
         if (out.relay == "none") out.relay = got.relay;
         out.reply = got.reply;
+        // Connections stay open for the next message to the same domain,
+        // but a queue for many domains must not hold one open for each.
+        if (domains_.size() > kMaxDomains) close_others(name);
     }
     return out;
+}
+
+void DirectClients::close_others(const std::string &keep) {
+    for (auto it = domains_.begin(); it != domains_.end();) {
+        if (it->first == keep) {
+            ++it;
+            continue;
+        }
+        if (it->second.client) {
+            it->second.client->close();
+            closed_connections_ += it->second.client->connections_opened();
+        }
+        it = domains_.erase(it);
+    }
 }
 
 void DirectClients::close_all() {

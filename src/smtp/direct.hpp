@@ -3,11 +3,13 @@
 // to; Postfix's behaviour with an empty relayhost).
 //
 // A delivery thread keeps one DirectClients for the run. For each domain it
-// looks up the MX hosts once (mx.hpp) and keeps one Client whose relay list
+// looks up the MX hosts (mx.hpp) and keeps one Client whose relay list
 // is those hosts in order, each pinned to the addresses DNS gave
 // (Route::resolve), on [smtp] direct_port. Client tries them as it tries
 // fallback relays: the next host only when one failed before the mail
-// transaction. No AUTH is offered to MX hosts; TLS follows direct_tls
+// transaction. At most kMaxDomains domains are kept (their lookups and open
+// connections); past that the others are closed and forgotten. No AUTH is
+// offered to MX hosts; TLS follows direct_tls
 // (may: STARTTLS when offered, unverified; encrypt: required, unverified;
 // verify: required, certificate verified for the MX host name; none).
 //
@@ -46,6 +48,10 @@ private:
         std::unique_ptr<Client> client;
     };
     Domain &domain(const std::string &name);
+    void close_others(const std::string &keep);
+
+    // Domains (MX lookups and their connections) kept between messages.
+    static constexpr size_t kMaxDomains = 8;
 
     config::Config cfg_;  // with the smarthost's account and TLS settings removed
     MxResolver resolver_;

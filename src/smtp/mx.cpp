@@ -19,8 +19,10 @@ class ResState {
 public:
     explicit ResState(const std::string &server) {
         std::memset(&st_, 0, sizeof st_);
-        ok_ = res_ninit(&st_) == 0;
+        inited_ = ok_ = res_ninit(&st_) == 0;
         if (!ok_ || server.empty()) return;
+        // The one server given (validated by config.cpp). glibc prefers
+        // nsaddr_list[n] over its own IPv6 copy once sin_family is set.
         size_t colon = server.rfind(':');
         struct sockaddr_in sa = {};
         sa.sin_family = AF_INET;
@@ -31,7 +33,7 @@ public:
         st_.options &= ~static_cast<unsigned long>(RES_DNSRCH | RES_DEFNAMES);
     }
     ~ResState() {
-        if (ok_) res_nclose(&st_);
+        if (inited_) res_nclose(&st_);
     }
     ResState(const ResState &) = delete;
     ResState &operator=(const ResState &) = delete;
@@ -40,7 +42,7 @@ public:
 
 private:
     struct __res_state st_;
-    bool ok_ = false;
+    bool inited_ = false, ok_ = false;
 };
 
 enum class Answer { Ok, NoSuchName, NoData, Temporary };
@@ -68,8 +70,8 @@ Answer query(ResState &rs, const std::string &name, int type, std::vector<unsign
         if (e == NO_DATA) return Answer::NoData;
         return Answer::Temporary;
     }
+    if (n < HFIXEDSZ || n > static_cast<int>(buf.size())) return Answer::Temporary;
     const unsigned char *msg = buf.data(), *end = msg + n, *p = msg + HFIXEDSZ;
-    if (n < HFIXEDSZ) return Answer::Temporary;
     if (msg[2] & 0x02) return Answer::Temporary;  // TC: truncated even over TCP
     unsigned qd = get16(msg + 4), an = get16(msg + 6);
     char dname[NS_MAXDNAME];
@@ -142,8 +144,10 @@ MxResult MxResolver::lookup(const std::string &domain_in) const {
         return res;
     };
     const std::string name_error = "Host or domain name not found. Name service error for name=" + domain;
-    if (domain.empty() || domain.front() == '[')
-        return fail(MxResult::Status::NoSuchDomain, "no domain in the recipient address");
+    if (domain.empty()) return fail(MxResult::Status::NoSuchDomain, "no domain in the recipient address");
+    if (domain.front() == '[')
+        return fail(MxResult::Status::NoSuchDomain,
+                    "address literal " + domain + ": direct delivery goes to domain names only");
     ResState rs(server_);
     if (!rs.ok()) return fail(MxResult::Status::Temporary, "cannot initialise the DNS resolver");
 

@@ -30,7 +30,7 @@ class TestDirect(DeliveryBase):
             "--mx-host=two.test,mx.two.test,10", "--host-record=mx.two.test,127.0.0.2",
             "--host-record=plain.test,127.0.0.1",
             "--dns-rr=null.test,15,000000",  # RFC 7505: preference 0, host "."
-        ]
+        ] + ["--host-record=d%d.test,127.0.0.1" % i for i in range(12)]
         p = subprocess.Popen([DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                               "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
                               "--port=%d" % port, "--local=/test/", "--pid-file=", "--user=root",
@@ -91,6 +91,20 @@ class TestDirect(DeliveryBase):
         self.assertIn(b"e@nothing.test", bounces[0].data)
         # f stays queued for a later try.
         self.assertIn("f@broken.invalid", self.relay("mailq").stdout)
+
+    def test_many_domains_in_one_run(self):
+        # More domains than a delivery thread keeps connections for: every
+        # recipient still arrives, each message once.
+        one, two = self.setup_direct()
+        rcpts = ["u%d@d%d.test" % (i, i) for i in range(12)]
+        self.submit(*rcpts[:6], subject="first")
+        self.submit(*rcpts[6:], subject="second")
+        self.submit(rcpts[0], rcpts[11], subject="third")
+        r = self.relay("--flush", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = sorted(x for m in one.messages for x in m.rcpt_tos)
+        self.assertEqual(got, sorted(rcpts + [rcpts[0], rcpts[11]]))
+        self.assertEqual(self.queue_ids(), [])
 
     def test_direct_tls_verify_refuses_an_unverified_mx(self):
         one, two = self.setup_direct(direct_tls="verify")
