@@ -149,21 +149,6 @@ Result<void> open_all(const std::vector<std::string> &specs,
     return {};
 }
 
-std::vector<std::string> split_list(std::string_view v) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : v) {
-        if (c == ',' || c == ' ' || c == '\t') {
-            if (!cur.empty()) out.push_back(std::move(cur));
-            cur.clear();
-        } else {
-            cur.push_back(c);
-        }
-    }
-    if (!cur.empty()) out.push_back(std::move(cur));
-    return out;
-}
-
 bool safe_relative_path(std::string_view p) {
     if (p.empty() || p.front() == '/') return false;
     for (auto &part : util::split(p, '/'))
@@ -186,7 +171,7 @@ Result<std::unique_ptr<Policy>> Policy::load(const config::Config &cfg) {
         if (colon != std::string::npos && rewrite::is_known_table_type(d.substr(0, colon)))
             domain_specs.push_back(d);
         else
-            for (auto &w : split_list(d)) p->domain_names_.push_back(util::to_lower(w));
+            for (auto &w : util::split_words(d)) p->domain_names_.push_back(util::to_lower(w));
     }
     if (auto r = open_all(domain_specs, p->domain_tables_, p->warnings_, "virtual_mailbox_domains"); !r)
         return r.error();
@@ -266,7 +251,7 @@ Resolution Policy::resolve(std::string_view address) const {
         bool self = false;
         if (seen.size() < 100) {
             if (auto alias = lookup(alias_maps_, a)) {
-                for (auto &target : split_list(*alias)) {
+                for (auto &target : util::split_words(*alias)) {
                     if (util::to_lower(target) == key) self = true;
                     else if (target.find('@') == std::string::npos)
                         work.push_back(target + "@" + domain_of(a));
@@ -293,7 +278,7 @@ Resolution Policy::resolve(std::string_view address) const {
 std::vector<std::string> Policy::owners(std::string_view address) const {
     auto v = lookup(login_maps_, address);
     if (!v) return {};
-    return split_list(*v);
+    return util::split_words(*v);
 }
 
 }  // namespace relay::server

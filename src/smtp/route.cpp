@@ -12,21 +12,6 @@
 namespace relay::smtp {
 namespace {
 
-std::vector<std::string> split_relay_list(std::string_view v) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : v) {
-        if (c == ',' || c == ' ' || c == '\t') {
-            if (!cur.empty()) out.push_back(std::move(cur));
-            cur.clear();
-            continue;
-        }
-        cur += c;
-    }
-    if (!cur.empty()) out.push_back(std::move(cur));
-    return out;
-}
-
 std::string join(const std::vector<std::string> &v, const char *sep) {
     std::string s;
     for (auto &x : v) s += (s.empty() ? "" : sep) + x;
@@ -96,7 +81,7 @@ Route Router::route(std::string_view sender) const {
                 std::string_view value = util::trim(*v);
                 done = true;
                 if (!util::iequals(value, "DUNNO")) {
-                    auto list = split_relay_list(value);
+                    auto list = util::split_words(value);
                     if (!list.empty()) {
                         r.relayhost = std::move(list);
                         r.by_sender = true;

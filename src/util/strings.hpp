@@ -12,6 +12,9 @@ std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view s, std::string_view prefix);
 std::vector<std::string> split(std::string_view s, char sep);
+// The words of a Postfix-style list: separated by commas, blanks or tabs,
+// empty words dropped ("a, b  c" -> a, b, c).
+std::vector<std::string> split_words(std::string_view s);
 
 // True when s holds CR, LF or NUL: never allowed in an envelope field.
 bool has_ctl_line_break(std::string_view s);

@@ -47,6 +47,7 @@ import warnings
 
 import relaytest as rt
 from smtpd_peer import Peer, make_certs
+from test_torture import kill
 
 N = int(os.environ.get("RELAY_TORTURE_N", "500"))
 BATCH = 20
@@ -80,15 +81,6 @@ def make_message(i, token, rnd):
 def wire(headers, body):
     """The message as a submitter hands it over (LF line ends)."""
     return b"\n".join(headers) + b"\n\n" + body
-
-
-def kill(proc):
-    """SIGKILL PROC unless it has been reaped already."""
-    try:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class FlushKiller(threading.Thread):
