@@ -41,11 +41,11 @@ class TestDirect(DeliveryBase):
         self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
         return port
 
-    def setup_direct(self, direct_tls="may"):
+    def setup_direct(self, direct_tls="may", tls="starttls"):
         dns = self.start_dns()
         port = free_port()
-        one = self.peer(host="127.0.0.1", port=port, users=None)
-        two = self.peer(host="127.0.0.2", port=port, users=None)
+        one = self.peer(host="127.0.0.1", port=port, users=None, tls=tls)
+        two = self.peer(host="127.0.0.2", port=port, users=None, tls=tls)
         self.configure(None, smtp={"direct_delivery": True, "direct_port": port,
                                    "direct_dns_server": "127.0.0.1:%d" % dns,
                                    "direct_tls": direct_tls})
@@ -113,6 +113,25 @@ class TestDirect(DeliveryBase):
         self.assertEqual(two.messages, [])
         self.assertRegex(r.stderr, r"to=<b@two\.test>, .*status=deferred")
         self.assertIn("b@two.test", self.relay("mailq").stdout)
+
+    def test_direct_tls_encrypt_and_none(self):
+        # encrypt: an MX without STARTTLS gets nothing (never plaintext);
+        # may and none: it gets the message in plaintext.
+        one, two = self.setup_direct(direct_tls="encrypt", tls="none")
+        self.submit("b@two.test")
+        r = self.relay("--flush", "-v")
+        self.assertEqual(two.messages, [])
+        self.assertRegex(r.stderr, r"to=<b@two\.test>, .*status=deferred")
+        for level in ("may", "none"):
+            text = open(self.cfg).read()
+            text = text.replace('"encrypt"', '"%s"' % level).replace('"may"', '"%s"' % level)
+            with open(self.cfg, "w") as f:
+                f.write(text)
+            self.submit("c@two.test", subject=level)
+            r = self.relay("--flush", "--now", "-v")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len([m for m in two.messages if "c@two.test" in m.rcpt_tos]), 2)
+        self.assertTrue(all(not m.tls for m in two.messages))
 
     def test_without_direct_delivery_mail_stays_queued(self):
         self.start_dns()

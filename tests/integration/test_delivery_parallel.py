@@ -2,6 +2,7 @@
 message exactly once, max_messages_per_connection still honoured, and the
 log stays one whole line per event."""
 
+import os
 import re
 import threading
 import time
@@ -78,6 +79,32 @@ class TestParallel(DeliveryBase):
                                 r"delay=[\d.]+, tries=1, status=sent \(250 [^()]*\)$")
         self.assertEqual(len(re.findall(r"(?m)^relay: [0-9A-Z]{16}: removed$", r.stderr)), n)
         self.assertRegex(r.stderr, r"flush: %d message\(s\) attempted, %d sent" % (n, n))
+
+    def test_a_queue_larger_than_one_chunk(self):
+        # The flush loads kFlushChunk (1,000) envelopes at a time: a queue
+        # of 1,050 crosses a chunk boundary and every message still goes
+        # exactly once. Maildrop files are written directly (root owns
+        # them, as if root had submitted), named with ids of time 0.
+        alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+        p = self.peer()
+        self.configure(p.port, smtp={"max_connections": 2})
+        n = 1050
+        md = os.path.join(self.spool, "maildrop")
+        for i in range(n):
+            qid, v = "", i
+            for _ in range(9):
+                qid = alphabet[v % 32] + qid
+                v //= 32
+            qid = "0000000" + qid
+            with open(os.path.join(md, qid), "w") as f:
+                f.write("maildrop: 1\nsender: alice@example.org\nrcpt: r%04d@example.net\n"
+                        "data:\nSubject: m%d\n\nbody %d\n" % (i, i, i))
+            os.chmod(os.path.join(md, qid), 0o644)
+        r = self.relay("--flush")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        got = sorted(x for m in p.messages for x in m.rcpt_tos)
+        self.assertEqual(got, ["r%04d@example.net" % i for i in range(n)])
+        self.assertEqual(self.queue_ids(), [])
 
     def test_one_connection_when_asked(self):
         p = self.peer()
