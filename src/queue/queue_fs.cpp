@@ -313,8 +313,7 @@ Result<void> FsQueue::update(const Envelope &env, Area area) {
 
 Result<void> FsQueue::remove(const std::string &id, Area area) {
     if (auto r = retire(id, area); !r) return r;
-    std::vector<std::string> ids{id};
-    return finish_retired(ids, area);
+    return finish_retired({id}, area);
 }
 
 Result<void> FsQueue::retire(const std::string &id, Area area) {
@@ -327,7 +326,7 @@ Result<void> FsQueue::retire(const std::string &id, Area area) {
     return {};
 }
 
-Result<void> FsQueue::finish_retired(std::vector<std::string> &ids, Area area) {
+Result<void> FsQueue::finish_retired(const std::vector<std::string> &ids, Area area) {
     if (ids.empty()) return {};
     UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
     UniqueFd purge = open_dir(spool_ + "/purge");
@@ -338,7 +337,6 @@ Result<void> FsQueue::finish_retired(std::vector<std::string> &ids, Area area) {
     std::optional<Error> first;
     for (auto &id : ids)
         if (remove_entry(purge.get(), id.c_str()) < 0 && !first) first = sys_error("remove purge/" + id);
-    ids.clear();
     if (first) return *first;
     return {};
 }

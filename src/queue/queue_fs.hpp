@@ -67,11 +67,11 @@ public:
     // remove() in two halves, for many entries: retire() renames the entry
     // into purge/ (it is no longer queued, but the rename is not durable
     // yet); finish_retired() fsyncs AREA once, which decides every rename
-    // since the last call, then deletes those entries and clears IDS. A
+    // of IDS, then deletes those entries. A
     // crash in between may bring retired entries back (sent again: the
     // duplicate window of README.md, rows R1 and R3).
     Result<void> retire(const std::string &id, Area area = Area::Queue);
-    Result<void> finish_retired(std::vector<std::string> &ids, Area area = Area::Queue);
+    Result<void> finish_retired(const std::vector<std::string> &ids, Area area = Area::Queue);
     // Moves an entry between areas (hold, release, quarantine as corrupt).
     Result<void> move(const std::string &id, Area from, Area to);
 

@@ -104,13 +104,13 @@ bool queue_notice(RunState &run, const queue::Envelope &env, const queue::Bounce
 
 void Retired::finish(RunState &run, FlushReport &rep) {
     if (ids.empty()) return;
-    std::vector<std::string> batch = ids;
-    if (auto r = run.q.finish_retired(ids); !r) {
+    std::vector<std::string> batch;
+    batch.swap(ids);
+    if (auto r = run.q.finish_retired(batch); !r) {
         // The entries are in purge/; recover() deletes them next run, or a
         // crash before that brings them back (the duplicate window).
         log::warning("cannot complete the removal of " + std::to_string(batch.size()) +
                      " finished entr" + (batch.size() == 1 ? "y" : "ies") + ": " + r.error().message);
-        ids.clear();
         return;
     }
     for (auto &id : batch) {

@@ -275,24 +275,32 @@ class Pregreet(unittest.TestCase):
 
 
 class QueuePath(unittest.TestCase):
+    def queue_one(self, srv, mail, rcpts, data):
+        """One transaction on the local listener: MAIL, each (RCPT, expected
+        code), DATA; returns the queue id and the entry pickup committed."""
+        c = Raw(srv.port("local"))
+        c.reply()
+        c.cmd("EHLO app.example")
+        self.assertEqual(c.cmd(mail)[0], 250)
+        for rcpt, want in rcpts:
+            self.assertEqual(c.cmd(rcpt)[0], want, rcpt)
+        c.cmd("DATA")
+        code, text = c.cmd(data)
+        self.assertEqual(code, 250, text)
+        c.cmd("QUIT")
+        c.close()
+        # The server started relay --flush: pickup commits the entry.
+        deadline = time.time() + 20
+        while time.time() < deadline and not srv.spool.names("queue"):
+            time.sleep(0.1)
+        [e] = srv.spool.entries()
+        return text.split()[-1], e
+
     def test_mail_for_the_smarthost_reaches_the_queue_with_dsn(self):
         with Server(listen={"local": 0}, flush_after_submit=True) as srv:
-            c = Raw(srv.port("local"))
-            c.reply()
-            c.cmd("EHLO app.example")
-            self.assertEqual(c.cmd("MAIL FROM:<app@example.net> RET=HDRS ENVID=job+2B42")[0], 250)
-            self.assertEqual(c.cmd("RCPT TO:<user@remote.example> NOTIFY=FAILURE,DELAY")[0], 250)
-            c.cmd("DATA")
-            code, text = c.cmd("Subject: report\r\n\r\nall good\r\n.")
-            self.assertEqual(code, 250, text)
-            qid = text.split()[-1]
-            c.cmd("QUIT")
-            c.close()
-            # The server started relay --flush: pickup commits the entry.
-            deadline = time.time() + 20
-            while time.time() < deadline and not srv.spool.names("queue"):
-                time.sleep(0.1)
-            [e] = srv.spool.entries()
+            qid, e = self.queue_one(srv, "MAIL FROM:<app@example.net> RET=HDRS ENVID=job+2B42",
+                                    [("RCPT TO:<user@remote.example> NOTIFY=FAILURE,DELAY", 250)],
+                                    "Subject: report\r\n\r\nall good\r\n.")
             self.assertEqual(e.id, qid)
             self.assertEqual(e.envelope.sender, "app@example.net")
             self.assertEqual(e.envelope.recipients(), ["user@remote.example"])
@@ -304,24 +312,13 @@ class QueuePath(unittest.TestCase):
 
     def test_each_recipient_keeps_its_notify_and_orcpt(self):
         with Server(listen={"local": 0}, flush_after_submit=True) as srv:
-            c = Raw(srv.port("local"))
-            c.reply()
-            c.cmd("EHLO app.example")
-            self.assertEqual(c.cmd("MAIL FROM:<app@example.net>")[0], 250)
-            self.assertEqual(c.cmd("RCPT TO:<one@remote.example> NOTIFY=NEVER")[0], 250)
-            self.assertEqual(c.cmd("RCPT TO:<two@remote.example> NOTIFY=SUCCESS,FAILURE "
-                                   "ORCPT=rfc822;Two+2Bx@remote.example")[0], 250)
-            self.assertEqual(c.cmd("RCPT TO:<three@remote.example>")[0], 250)
-            self.assertEqual(c.cmd("RCPT TO:<four@remote.example> ORCPT=rfc822;bad+zz")[0], 501)
-            c.cmd("DATA")
-            code, text = c.cmd("Subject: dsn\r\n\r\nbody\r\n.")
-            self.assertEqual(code, 250, text)
-            c.cmd("QUIT")
-            c.close()
-            deadline = time.time() + 20
-            while time.time() < deadline and not srv.spool.names("queue"):
-                time.sleep(0.1)
-            [e] = srv.spool.entries()
+            _, e = self.queue_one(srv, "MAIL FROM:<app@example.net>", [
+                ("RCPT TO:<one@remote.example> NOTIFY=NEVER", 250),
+                ("RCPT TO:<two@remote.example> NOTIFY=SUCCESS,FAILURE "
+                 "ORCPT=rfc822;Two+2Bx@remote.example", 250),
+                ("RCPT TO:<three@remote.example>", 250),
+                ("RCPT TO:<four@remote.example> ORCPT=rfc822;bad+zz", 501)],
+                "Subject: dsn\r\n\r\nbody\r\n.")
             rcpts = {}
             cur = None
             for line in e.envelope_text.splitlines():
