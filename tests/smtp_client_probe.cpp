@@ -1,10 +1,11 @@
 // smtp_client_probe - drives relay::smtp::Client for the integration tests.
 //
 //   smtp_client_probe -c relay.toml -f SENDER -t RCPT [-t RCPT...] -m FILE
-//                     [-n COUNT] [-v]
+//                     [-n COUNT] [-w SECONDS] [-v]
 //
 // Sends FILE COUNT times (default 1) through one Client, so consecutive
-// messages share a connection, and prints one JSON object per message:
+// messages share a connection (waiting SECONDS, default 0, between two),
+// and prints one JSON object per message:
 //
 //   {"n":0,"relay":"localhost[127.0.0.1]:2525","reply":"250 ...",
 //    "config_failure":false,"folded":false,
@@ -50,7 +51,8 @@ std::string json(std::string_view s) {
 }
 
 int usage() {
-    fprintf(stderr, "usage: smtp_client_probe -c CONFIG -f SENDER -t RCPT... -m FILE [-n COUNT] [-v]\n");
+    fprintf(stderr, "usage: smtp_client_probe -c CONFIG -f SENDER -t RCPT... -m FILE [-n COUNT] "
+                    "[-w SECONDS] [-v]\n");
     return 64;
 }
 
@@ -60,6 +62,7 @@ int main(int argc, char **argv) {
     std::string config_path, sender, message;
     std::vector<std::string> rcpts;
     long count = 1;
+    double wait_s = 0;
     bool verbose = false, have_sender = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -77,6 +80,7 @@ int main(int argc, char **argv) {
         } else if (a == "-t") rcpts.emplace_back(v);
         else if (a == "-m") message = v;
         else if (a == "-n") count = atol(v);
+        else if (a == "-w") wait_s = atof(v);
         else return usage();
     }
     if (config_path.empty() || !have_sender || rcpts.empty() || message.empty() || count < 1)
@@ -100,6 +104,7 @@ int main(int argc, char **argv) {
     relay::smtp::Client client(*cfg);
     bool config_failure = false;
     for (long n = 0; n < count; ++n) {
+        if (n > 0 && wait_s > 0) usleep(static_cast<useconds_t>(wait_s * 1e6));
         relay::smtp::Job job;
         job.id = "PROBE" + std::to_string(n);
         job.sender = sender;

@@ -73,6 +73,16 @@ int remove_entry(int dirfd, const char *name) {
     return 0;
 }
 
+// remove_entry() for an entry as the queue writes it (message and
+// envelope): three unlinks, no directory listing, unless it holds more.
+int remove_known_entry(int dirfd, const std::string &id) {
+    for (const char *f : {"/message", "/envelope"})
+        if (sys::unlinkat(dirfd, (id + f).c_str(), 0) < 0 && errno != ENOENT) return -1;
+    if (sys::unlinkat(dirfd, id.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return 0;
+    if (errno != ENOTEMPTY && errno != EEXIST) return -1;
+    return remove_entry(dirfd, id.c_str());  // a stray envelope.tmp
+}
+
 std::vector<std::string> list_names(const std::string &path) {
     std::vector<std::string> out;
     DIR *dir = opendir(path.c_str());
@@ -107,6 +117,17 @@ Result<std::string> read_all_at(int dirfd, const char *name, size_t limit) {
 }  // namespace
 
 FsQueue::FsQueue(std::string spool_dir) : spool_(std::move(spool_dir)) {}
+
+int FsQueue::dir_fd(const char *name) const {
+    std::lock_guard<std::mutex> hold(dirs_lock_);
+    for (auto &d : dirs_)
+        if (d.name == name) return d.fd.get();
+    UniqueFd fd = open_dir(spool_ + "/" + name);
+    if (!fd) return -1;
+    int raw = fd.get();
+    dirs_.push_back({name, std::move(fd)});
+    return raw;
+}
 
 std::string FsQueue::path(Area area, const std::string &id) const {
     return spool_ + "/" + area_dir(area) + "/" + id;
@@ -271,9 +292,9 @@ std::vector<std::string> FsQueue::list(Area area) const {
 
 Result<Envelope> FsQueue::load(const std::string &id, Area area) const {
     if (!is_valid_id(id)) return make_error("invalid queue id");
-    UniqueFd entry = open_dir(path(area, id));
-    if (!entry) return sys_error(id);
-    auto text = read_all_at(entry.get(), "envelope", 64u << 20);
+    int dir = dir_fd(area_dir(area));
+    if (dir < 0) return sys_error("open spool directory " + spool_);
+    auto text = read_all_at(dir, (id + "/envelope").c_str(), 64u << 20);
     if (!text) return text.error();
     auto env = parse_envelope(*text);
     if (!env) return make_error(id + ": envelope: " + env.error().message);
@@ -283,9 +304,9 @@ Result<Envelope> FsQueue::load(const std::string &id, Area area) const {
 
 Result<UniqueFd> FsQueue::open_message(const std::string &id, Area area) const {
     if (!is_valid_id(id)) return make_error("invalid queue id");
-    UniqueFd entry = open_dir(path(area, id));
-    if (!entry) return sys_error(id);
-    UniqueFd fd(::openat(entry.get(), "message", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    int dir = dir_fd(area_dir(area));
+    if (dir < 0) return sys_error("open spool directory " + spool_);
+    UniqueFd fd(::openat(dir, (id + "/message").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return sys_error(id + "/message");
     return fd;
 }
@@ -318,25 +339,36 @@ Result<void> FsQueue::remove(const std::string &id, Area area) {
 
 Result<void> FsQueue::retire(const std::string &id, Area area) {
     if (!is_valid_id(id)) return make_error("remove: invalid queue id");
-    UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
-    UniqueFd purge = open_dir(spool_ + "/purge");
-    if (!from || !purge) return sys_error("open spool directory " + spool_);
-    if (sys::renameat(from.get(), id.c_str(), purge.get(), id.c_str()) < 0)
+    int from = dir_fd(area_dir(area)), purge = dir_fd("purge");
+    if (from < 0 || purge < 0) return sys_error("open spool directory " + spool_);
+    if (sys::renameat(from, id.c_str(), purge, id.c_str()) < 0)
         return sys_error("rename " + id + " into purge");
     return {};
 }
 
 Result<void> FsQueue::finish_retired(const std::vector<std::string> &ids, Area area) {
     if (ids.empty()) return {};
-    UniqueFd from = open_dir(spool_ + "/" + area_dir(area));
-    UniqueFd purge = open_dir(spool_ + "/purge");
-    if (!from || !purge) return sys_error("open spool directory " + spool_);
+    if (auto r = decide_retired(area); !r) return r;
+    return purge(ids);
+}
+
+Result<void> FsQueue::decide_retired(Area area) {
+    int from = dir_fd(area_dir(area));
+    if (from < 0) return sys_error("open spool directory " + spool_);
     // The decision for every entry retired since the last call.
-    if (sys::fsync_dir(from.get()) < 0) return sys_error("fsync " + std::string(area_dir(area)));
-    // From here the deletions are decided; recover() finishes them after a crash.
+    if (sys::fsync_dir(from) < 0) return sys_error("fsync " + std::string(area_dir(area)));
+    return {};
+}
+
+Result<void> FsQueue::purge(const std::vector<std::string> &ids) {
+    if (ids.empty()) return {};
+    int purge = dir_fd("purge");
+    if (purge < 0) return sys_error("open spool directory " + spool_);
     std::optional<Error> first;
-    for (auto &id : ids)
-        if (remove_entry(purge.get(), id.c_str()) < 0 && !first) first = sys_error("remove purge/" + id);
+    for (auto &id : ids) {
+        if (!is_valid_id(id)) continue;
+        if (remove_known_entry(purge, id) < 0 && !first) first = sys_error("remove purge/" + id);
+    }
     if (first) return *first;
     return {};
 }
@@ -374,12 +406,18 @@ RecoveryReport FsQueue::recover() {
     // is dropped (the old envelope is intact); an entry without a readable
     // envelope and message is quarantined, never delivered.
     for (Area area : {Area::Queue, Area::Hold}) {
+        int dir = dir_fd(area_dir(area));
+        if (dir < 0) continue;
         for (auto &id : list(area)) {
-            UniqueFd entry = open_dir(path(area, id));
-            if (!entry) continue;
-            if (sys::unlinkat(entry.get(), "envelope.tmp", 0) == 0) ++rep.tmp_removed;
             struct stat st;
-            bool has_msg = ::fstatat(entry.get(), "message", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            if (::fstatat(dir, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // gone
+            // Not a directory (a symbolic link, say): never read through it.
+            if (!S_ISDIR(st.st_mode)) {
+                if (move(id, area, Area::Corrupt)) ++rep.moved_corrupt;
+                continue;
+            }
+            if (sys::unlinkat(dir, (id + "/envelope.tmp").c_str(), 0) == 0) ++rep.tmp_removed;
+            bool has_msg = ::fstatat(dir, (id + "/message").c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                            S_ISREG(st.st_mode);
             if (!has_msg || !load(id, area)) {
                 if (move(id, area, Area::Corrupt)) ++rep.moved_corrupt;

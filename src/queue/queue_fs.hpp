@@ -17,9 +17,16 @@
 // or undoes whatever a crash interrupted; it is run by every flush and by
 // `relay check`. The state table in README.md lists each crash point.
 //
+// A FsQueue opens each spool directory once, on first use, and works
+// relative to it (openat "ID/envelope", renameat between areas): an
+// FsQueue lives for one command or one flush run, so a spool that is
+// replaced meanwhile is seen by the next one. It may be used from several
+// threads.
+//
 // Errors are values (Result) carrying errno; nothing here throws.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,13 +79,28 @@ public:
     // duplicate window of README.md, rows R1 and R3).
     Result<void> retire(const std::string &id, Area area = Area::Queue);
     Result<void> finish_retired(const std::vector<std::string> &ids, Area area = Area::Queue);
+    // finish_retired() in two halves: decide_retired() is the fsync of
+    // AREA (from then on the entries are gone from the queue for good);
+    // purge() deletes decided entries from purge/, at any later time
+    // (recover() does it after a crash).
+    Result<void> decide_retired(Area area = Area::Queue);
+    Result<void> purge(const std::vector<std::string> &ids);
     // Moves an entry between areas (hold, release, quarantine as corrupt).
     Result<void> move(const std::string &id, Area from, Area to);
 
     RecoveryReport recover();
 
+    // SPOOL/NAME ("queue", "purge", ...), opened once; -1 with errno set.
+    int dir_fd(const char *name) const;
+
 private:
     std::string spool_;
+    struct OpenDir {
+        std::string name;
+        util::UniqueFd fd;
+    };
+    mutable std::mutex dirs_lock_;
+    mutable std::vector<OpenDir> dirs_;
 };
 
 // Group commit for pickup: stage() writes entries into incoming/ and starts

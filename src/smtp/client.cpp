@@ -6,11 +6,13 @@
 #include "log/log.hpp"
 #include "smtp/credentials.hpp"
 #include "smtp/curl_api.hpp"
+#include "smtp/esmtp.hpp"
 #include "smtp/message_reader.hpp"
 #include "smtp/oauth2.hpp"
 #include "smtp/reason.hpp"
 #include "smtp/relayhost.hpp"
 #include "smtp/transcript.hpp"
+#include "smtp/wire.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -47,15 +49,19 @@ size_t on_debug(CURL *, curl_infotype type, char *data, size_t size, void *userp
     return 0;
 }
 
-size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
-    auto *r = static_cast<MessageReader *>(userp);
-    long n = r->read(buf, size * nitems);
-    return n < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(n);
-}
-
-size_t on_write(char *, size_t size, size_t nmemb, void *) { return size * nmemb; }
 
 }  // namespace
+
+// What a transaction came to, when it did not end in a 2xx after the dot.
+struct TxResult {
+    CURLcode rc = CURLE_OK;     // CURLE_OK: the message was accepted
+    Phase phase = Phase::Mail;  // where it failed
+    Reply reply;                // the failing reply, if the server sent one
+    int os_errno = 0;
+    int read_errno = 0;         // reading the queue file failed
+    bool body_started = false;
+    bool answered = false;      // the server replied to something in this transaction
+};
 
 struct Client::Impl {
     config::Config full;
@@ -68,11 +74,18 @@ struct Client::Impl {
     std::string setup_error;  // non-empty: nothing can be delivered
     const CurlApi *api = nullptr;
     EasyPtr easy;
-    int configured_for = -1;
     Transcript transcript;
     char errbuf[CURL_ERROR_SIZE] = {};
     std::string option_error;
     unsigned conns = 0, msgs = 0, on_conn = 0;
+
+    // The open connection, if any.
+    bool connected = false;
+    int conn_relay = -1;
+    Peer conn_peer;
+    Capabilities caps;
+    std::unique_ptr<Wire> wire;
+    bool need_rset = false;  // the last transaction was left unfinished
 
     // Typed setopt wrappers: curl's varargs need the exact type.
     void opt(CURLoption o, long v, const char *name) { check(api->easy_setopt(easy.get(), o, v), name); }
@@ -92,16 +105,39 @@ struct Client::Impl {
                            api->easy_strerror(rc);
     }
 
-    ~Impl() { easy.reset(); }  // QUIT goes through on_debug: transcript must still exist
+    ~Impl() { drop(true); }  // QUIT goes through on_debug: transcript must still exist
 
     Result<void> configure(int index);
+    void drop(bool polite);
     Delivery send(const Job &job);
-    void perform(RelayState &rs, const Job &job, const std::vector<size_t> &sent,
-                 Delivery &d, bool &fallback, std::string &reason, bool &config_failure);
+    void perform(int index, const Job &job, const std::vector<size_t> &sent, Delivery &d,
+                 bool &fallback, std::string &reason, bool &config_failure);
+    CURLcode open(RelayState &rs);
+    TxResult transaction(const Job &job, const std::vector<size_t> &sent,
+                         std::vector<Reply> &rcpt_replies, Delivery &d);
+    CURLcode send_body(const Job &job, TxResult &tx, bool &folded);
 };
 
+void Client::Impl::drop(bool polite) {
+    if (wire && polite && connected) {
+        // libcurl closes a CONNECT_ONLY connection without a word: say QUIT.
+        auto t = std::min(cfg.command_timeout, std::chrono::seconds(30));
+        wire->command("QUIT");
+        Reply r;
+        if (wire->flush(t) == CURLE_OK) wire->read_reply(r, t);
+    }
+    if (wire && !polite) wire->cut();
+    wire.reset();
+    easy.reset();  // curl_easy_cleanup: QUIT on a connection left in order
+    connected = false;
+    conn_relay = -1;
+    need_rset = false;
+    on_conn = 0;
+}
+
+// Loads the relay's credentials (once) and sets up a fresh easy handle for
+// a connection to it.
 Result<void> Client::Impl::configure(int index) {
-    if (configured_for == index) return {};
     RelayState &rs = relays[static_cast<size_t>(index)];
     if (!rs.creds_loaded) {
         std::lock_guard<std::mutex> hold(credentials_lock);
@@ -121,13 +157,9 @@ Result<void> Client::Impl::configure(int index) {
     if (cfg.tls == config::TlsMode::None && rs.creds.wanted() && !cfg.allow_plaintext_auth)
         return make_error("refusing to send AUTH credentials to " + rs.relay.label() +
                           " without TLS (tls = \"none\"); set allow_plaintext_auth = true to allow it");
-    if (!easy) {
-        easy.reset(api->easy_init());
-        if (!easy) return make_error("curl_easy_init failed");
-    } else {
-        api->easy_reset(easy.get());  // keeps the connection cache
-    }
-    configured_for = -1;
+    drop(true);
+    easy.reset(api->easy_init());
+    if (!easy) return make_error("curl_easy_init failed");
     option_error.clear();
 
     opt(CURLOPT_URL, rs.relay.url(cfg.tls, helo_name).c_str(), "URL");
@@ -137,19 +169,15 @@ Result<void> Client::Impl::configure(int index) {
                 if (!slist_append(resolve_list, r.c_str())) throw std::bad_alloc();
         opt_ptr(CURLOPT_RESOLVE, resolve_list.get(), "RESOLVE");
     }
+    // libcurl connects, says EHLO, STARTTLS and AUTH, then hands the
+    // connection over (wire.hpp).
+    opt(CURLOPT_CONNECT_ONLY, 1L, "CONNECT_ONLY");
     opt(CURLOPT_PROTOCOLS_STR, "smtp,smtps", "PROTOCOLS_STR");
     opt(CURLOPT_NOSIGNAL, 1L, "NOSIGNAL");
     opt(CURLOPT_TCP_NODELAY, 1L, "TCP_NODELAY");
     opt(CURLOPT_CONNECTTIMEOUT, static_cast<long>(cfg.connect_timeout.count()), "CONNECTTIMEOUT");
     opt(CURLOPT_SERVER_RESPONSE_TIMEOUT, static_cast<long>(cfg.command_timeout.count()),
         "SERVER_RESPONSE_TIMEOUT");
-    // A body upload that makes no progress at all for data_timeout fails.
-    opt(CURLOPT_LOW_SPEED_LIMIT, 1L, "LOW_SPEED_LIMIT");
-    opt(CURLOPT_LOW_SPEED_TIME, static_cast<long>(cfg.data_timeout.count()), "LOW_SPEED_TIME");
-    opt(CURLOPT_UPLOAD, 1L, "UPLOAD");
-    opt(CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L, "MAIL_RCPT_ALLLOWFAILS");
-    opt_fn(CURLOPT_READFUNCTION, &on_read, "READFUNCTION");
-    opt_fn(CURLOPT_WRITEFUNCTION, &on_write, "WRITEFUNCTION");
     opt_fn(CURLOPT_DEBUGFUNCTION, &on_debug, "DEBUGFUNCTION");
     opt_ptr(CURLOPT_DEBUGDATA, &transcript, "DEBUGDATA");
     opt(CURLOPT_VERBOSE, 1L, "VERBOSE");  // the debug callback only runs with VERBOSE
@@ -200,67 +228,304 @@ Result<void> Client::Impl::configure(int index) {
         }
         if (!login.empty()) opt(CURLOPT_LOGIN_OPTIONS, login.c_str(), "LOGIN_OPTIONS");
     }
-    if (!option_error.empty()) return make_error(option_error);
-    configured_for = index;
+    if (!option_error.empty()) {
+        easy.reset();
+        return make_error(option_error);
+    }
     return {};
 }
 
-void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<size_t> &sent,
-                           Delivery &d, bool &fallback, std::string &reason,
-                           bool &config_failure) {
-    fallback = false;
-    SlistPtr rcpts;
-    for (size_t idx : sent)
-        if (!slist_append(rcpts, job.recipients[idx].c_str())) throw std::bad_alloc();
-    MessageReader reader(job.message_fd, job.header_filter);
-    bool last_on_conn = on_conn + 1 >= cfg.max_messages_per_connection;
-    opt(CURLOPT_MAIL_FROM, job.sender.c_str(), "MAIL_FROM");
-    opt_ptr(CURLOPT_MAIL_RCPT, rcpts.get(), "MAIL_RCPT");
-    opt_ptr(CURLOPT_READDATA, &reader, "READDATA");
-    opt(CURLOPT_FORBID_REUSE, last_on_conn ? 1L : 0L, "FORBID_REUSE");
+// The connection phases, all libcurl's: connect, TLS, greeting, EHLO, AUTH.
+CURLcode Client::Impl::open(RelayState &rs) {
     errbuf[0] = '\0';
-    transcript.begin_message();
     CURLcode rc = api->easy_perform(easy.get());
-    opt_ptr(CURLOPT_MAIL_RCPT, nullptr, "MAIL_RCPT");
-    opt_ptr(CURLOPT_READDATA, nullptr, "READDATA");
-    ++msgs;
-
-    long nconn = 0, port = 0;
+    if (rc != CURLE_OK) return rc;
+    long port = 0;
     char *ip = nullptr;
-    curl_off_t connect_us = 0;
-    api->easy_getinfo(easy.get(), CURLINFO_NUM_CONNECTS, &nconn);
     api->easy_getinfo(easy.get(), CURLINFO_PRIMARY_IP, &ip);
     api->easy_getinfo(easy.get(), CURLINFO_PRIMARY_PORT, &port);
-    api->easy_getinfo(easy.get(), CURLINFO_CONNECT_TIME_T, &connect_us);
-    long os_errno = 0;
-    api->easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
-    if (nconn > 0) {
-        ++conns;
-        on_conn = 0;
+    conn_peer = Peer{rs.relay.host, ip && *ip ? ip : transcript.tried_ip(),
+                     port ? static_cast<unsigned>(port) : rs.relay.port};
+    caps = Capabilities::parse(transcript.capabilities());
+    wire = std::make_unique<Wire>(*api, easy.get(), transcript);
+    connected = true;
+    need_rset = false;
+    on_conn = 0;
+    ++conns;
+    if (rs.creds.wanted() && !transcript.auth_sent())
+        log::warning(conn_peer.name() + " offered no AUTH mechanism relay can use; mail is "
+                     "sent without authentication");
+    return CURLE_OK;
+}
+
+// The message as DATA: streamed from the queue file, dot-stuffed, in
+// writes of about 64 KiB, then the final dot.
+CURLcode Client::Impl::send_body(const Job &job, TxResult &tx, bool &folded) {
+    MessageReader reader(job.message_fd, job.header_filter);
+    DotStuffer stuffer;
+    std::string chunk;
+    char buf[64 * 1024];
+    CURLcode rc = CURLE_OK;
+    for (;;) {
+        long n = reader.read(buf, sizeof buf);
+        if (n < 0) {
+            tx.read_errno = reader.error();
+            rc = CURLE_READ_ERROR;
+            break;
+        }
+        tx.body_started = tx.body_started || n > 0;
+        if (n == 0) break;
+        chunk.clear();
+        stuffer.put(std::string_view(buf, static_cast<size_t>(n)), chunk);
+        wire->data(chunk);
+        if (wire->queued() >= sizeof buf)
+            if ((rc = wire->flush(cfg.data_timeout)) != CURLE_OK) break;
     }
-    ++on_conn;
-    if (last_on_conn || rc != CURLE_OK) on_conn = 0;  // curl closed it
-    d.folded = d.folded || reader.folded();
+    folded = reader.folded();
     if (reader.header_unfiltered())
         log::warning(job.id + ": header section larger than " +
                      std::to_string(MessageReader::max_header_section) +
                      " octets: smtp_generic_maps not applied to it");
+    if (rc != CURLE_OK) return rc;
+    chunk.clear();
+    stuffer.finish(chunk);
+    wire->data(chunk);
+    return wire->flush(cfg.data_timeout);
+}
 
-    Peer peer{rs.relay.host, ip && *ip ? ip : transcript.tried_ip(),
-              port ? static_cast<unsigned>(port) : rs.relay.port};
-    bool connected = transcript.greeted() || !transcript.last_reply().empty() || connect_us > 0;
-    if (connected) d.relay = peer.label();
+// One mail transaction on the open connection. RCPT_REPLIES gets the
+// reply to each RCPT TO (in the order of SENT) once MAIL FROM was accepted.
+//
+// With PIPELINING (RFC 2920) MAIL FROM, every RCPT TO and DATA go out in
+// one write and the replies are read afterwards, in order; without it,
+// each command waits for its reply. An unfinished transaction (MAIL
+// refused, no recipient accepted, DATA refused) is reset with RSET before
+// the next one.
+TxResult Client::Impl::transaction(const Job &job, const std::vector<size_t> &sent,
+                                   std::vector<Reply> &rcpt_replies, Delivery &d) {
+    TxResult tx;
+    auto fail = [&](CURLcode rc, Phase p, Reply r = {}) {
+        tx.rc = rc;
+        tx.phase = p;
+        tx.reply = std::move(r);
+        if (rc != CURLE_WEIRD_SERVER_REPLY || tx.reply.empty()) tx.os_errno = wire->os_errno();
+        return tx;
+    };
+    const auto cmd_timeout = cfg.command_timeout;
+
+    if (need_rset) {
+        wire->command("RSET");
+        Reply r;
+        CURLcode rc = wire->flush(cmd_timeout);
+        if (rc == CURLE_OK) rc = wire->read_reply(r, cmd_timeout);
+        // A connection that cannot even be reset is given up for a new
+        // one (perform() retries once): nothing of this message was sent.
+        if (rc != CURLE_OK || r.code / 100 != 2) return fail(CURLE_GOT_NOTHING, Phase::Mail);
+        need_rset = false;
+    }
+
+    TxEnvelope env{job.sender, job.size, job.eight_bit, job.smtputf8, job.ret, job.envid};
+    std::vector<std::string> rcpts;
+    for (size_t idx : sent) rcpts.push_back(job.recipients[idx]);
+    bool utf8 = wants_smtputf8(env, rcpts, caps);
+    // Postfix's wording; the address cannot be sent without SMTPUTF8.
+    const Reply no_utf8{553,
+                        "553 5.6.7 SMTPUTF8 is required, but was not offered by host " +
+                            conn_peer.name(),
+                        "5.6.7"};
+    if (!caps.smtputf8 && !is_ascii(job.sender)) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail, no_utf8);
+    if (caps.size && caps.size_limit > 0 && job.size > caps.size_limit)
+        return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail,
+                    Reply{552,
+                          "552 5.3.4 message size " + std::to_string(job.size) +
+                              " exceeds size limit " + std::to_string(caps.size_limit) +
+                              " of server " + conn_peer.name(),
+                          "5.3.4"});
+
+    struct Cmd {
+        std::string line;
+        Phase phase;
+        Reply local;  // not sent: this is its answer
+    };
+    std::vector<Cmd> cmds;
+    cmds.push_back({mail_command(env, caps, utf8), Phase::Mail, {}});
+    for (size_t idx : sent) {
+        const std::string &to = job.recipients[idx];
+        if (!caps.smtputf8 && !is_ascii(to)) {
+            cmds.push_back({"", Phase::Rcpt, no_utf8});
+            continue;
+        }
+        std::string_view notify = idx < job.notify.size() ? job.notify[idx] : std::string_view{};
+        std::string_view orig = idx < job.orcpt.size() ? job.orcpt[idx] : std::string_view{};
+        cmds.push_back({rcpt_command(to, notify, orig, caps), Phase::Rcpt, {}});
+    }
+    cmds.push_back({"DATA", Phase::Data, {}});
+
+    Reply mail, data;
+    size_t accepted = 0, flushed = 0;
+    for (size_t i = 0; i < cmds.size(); ++i) {
+        if (i == flushed) {
+            size_t end = caps.pipelining ? cmds.size() : i + 1;
+            for (size_t k = i; k < end; ++k)
+                if (cmds[k].local.empty()) wire->command(cmds[k].line);
+            if (wire->queued() > 0)
+                if (CURLcode rc = wire->flush(cmd_timeout); rc != CURLE_OK) return fail(rc, cmds[i].phase);
+            flushed = end;
+        }
+        Reply r = cmds[i].local;
+        if (r.empty()) {
+            if (CURLcode rc = wire->read_reply(r, cmd_timeout); rc != CURLE_OK) return fail(rc, cmds[i].phase);
+            tx.answered = true;
+        }
+        const bool ok = r.code / 100 == 2;
+        switch (cmds[i].phase) {
+        case Phase::Mail:
+            mail = r;
+            if (r.code == 421) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail, r);
+            break;
+        case Phase::Rcpt:
+            if (r.code == 421) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Rcpt, r);
+            if (mail.code / 100 == 2) rcpt_replies.push_back(r);
+            if (ok) ++accepted;
+            break;
+        default:
+            data = r;
+            break;
+        }
+        if (caps.pipelining) continue;  // every reply must be read
+        if (cmds[i].phase == Phase::Mail && !ok) break;
+        if (cmds[i].phase == Phase::Rcpt && i + 2 == cmds.size() && accepted == 0) break;
+    }
+    const bool mail_ok = mail.code / 100 == 2;
+    if (!mail_ok || accepted == 0) {
+        need_rset = true;
+        if (data.code == 354) {
+            // RFC 2920 3.1: DATA was accepted though the transaction has no
+            // recipient; end it with an empty message, which is refused.
+            wire->data(".\r\n");
+            Reply r;
+            CURLcode rc = wire->flush(cmd_timeout);
+            if (rc == CURLE_OK) rc = wire->read_reply(r, cfg.data_timeout);
+            if (rc != CURLE_OK) return fail(rc, Phase::Dot);
+        }
+        if (!mail_ok) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail, mail);
+        return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Rcpt, rcpt_replies.back());
+    }
+    if (data.code != 354) {
+        need_rset = true;
+        if (data.code == 421 || data.code >= 400) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Data, data);
+        return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Data);  // a 2xx is no answer to DATA
+    }
+
+    bool folded = false;
+    CURLcode rc = send_body(job, tx, folded);
+    d.folded = d.folded || folded;
+    if (rc == CURLE_READ_ERROR) {
+        // The dot must never follow a message cut short: the connection goes.
+        wire->cut();
+        return fail(rc, Phase::Local);
+    }
+    if (rc != CURLE_OK) return fail(rc, Phase::Dot);
+    // The server may check the message now (virus scan, spam filter):
+    // its reply gets data_timeout, as Postfix's smtp_data_done_timeout.
+    Reply dot;
+    if ((rc = wire->read_reply(dot, cfg.data_timeout)) != CURLE_OK) return fail(rc, Phase::Dot);
+    d.reply = dot.text;
+    if (dot.code / 100 != 2) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Dot, dot);
+    return tx;
+}
+
+void Client::Impl::perform(int index, const Job &job, const std::vector<size_t> &sent,
+                           Delivery &d, bool &fallback, std::string &reason,
+                           bool &config_failure) {
+    RelayState &rs = relays[static_cast<size_t>(index)];
+    fallback = false;
+    ++msgs;
+    if (connected && (conn_relay != index || on_conn >= cfg.max_messages_per_connection))
+        drop(true);
+    if (connected && wire->stale()) drop(false);  // the server timed it out (421) or hung up
+
+    std::vector<Reply> rr;
+    TxResult tx;
+    CURLcode rc = CURLE_OK;
+    Phase phase = Phase::Connect;
+    Reply reply;
+    long os_errno = 0;
+    for (int attempt = 0;; ++attempt) {
+        transcript.begin_message();
+        bool fresh = !connected;
+        if (fresh) {
+            if (auto r = configure(index); !r) {
+                rs.dead = true;
+                rs.dead_config = true;
+                rs.dead_reason = r.error().message;
+                log::error(rs.relay.label() + ": " + r.error().message);
+                reason = rs.dead_reason;
+                config_failure = true;
+                fallback = true;
+                return;
+            }
+            rc = open(rs);
+            if (rc != CURLE_OK) break;
+            conn_relay = index;
+        }
+        rr.clear();
+        tx = transaction(job, sent, rr, d);
+        rc = tx.rc;
+        // A reused connection that died unnoticed before the server said
+        // anything: the message was not started; send it on a new one.
+        bool lost = rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR;
+        if (!fresh && attempt == 0 && lost && !tx.answered) {
+            drop(false);
+            continue;
+        }
+        phase = tx.phase;
+        reply = tx.reply;
+        os_errno = tx.os_errno;
+        ++on_conn;
+        break;
+    }
+
+    Peer peer = conn_peer;
+    if (!connected) {
+        // The connection phases failed: what libcurl saw is in the transcript.
+        long port = 0;
+        char *ip = nullptr;
+        curl_off_t connect_us = 0;
+        api->easy_getinfo(easy.get(), CURLINFO_PRIMARY_IP, &ip);
+        api->easy_getinfo(easy.get(), CURLINFO_PRIMARY_PORT, &port);
+        api->easy_getinfo(easy.get(), CURLINFO_CONNECT_TIME_T, &connect_us);
+        api->easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
+        peer = Peer{rs.relay.host, ip && *ip ? ip : transcript.tried_ip(),
+                    port ? static_cast<unsigned>(port) : rs.relay.port};
+        bool reached = transcript.greeted() || !transcript.last_reply().empty() || connect_us > 0;
+        if (reached) d.relay = peer.label();
+        phase = transcript.phase();
+        reply = transcript.phase_reply();
+        Phase forced = phase;
+        if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) forced = Phase::Connect;
+        else if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
+                 rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+                 rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
+            forced = Phase::Tls;
+        else if (rc == CURLE_LOGIN_DENIED) forced = Phase::Auth;
+        else if (phase == Phase::Connect && reached)
+            forced = cfg.tls == config::TlsMode::Smtps ? Phase::Tls : Phase::Greeting;
+        else if (phase >= Phase::Mail && phase != Phase::Local)
+            forced = Phase::Helo;  // libcurl stops after AUTH: nothing later was said
+        if (forced != phase) reply = {};
+        phase = forced;
+        easy.reset();
+    } else {
+        d.relay = peer.label();
+    }
 
     if (log::verbose()) {
         for (auto &l : transcript.redacted())
             log::debug(job.id + ": " + peer.name() + " " + l);
     }
-    if (transcript.greeted() && rs.creds.wanted() && !transcript.auth_sent() && rc == CURLE_OK)
-        log::warning(peer.name() + " offered no AUTH mechanism relay can use; mail was sent "
-                     "without authentication");
 
     // Recipient replies, in the order the RCPT TO commands went out.
-    const auto &rr = transcript.rcpt_replies();
     std::vector<bool> decided(job.recipients.size(), false);
     for (size_t k = 0; k < rr.size() && k < sent.size(); ++k) {
         Decision dec = decide(Observation{Phase::Rcpt, CURLE_OK, rr[k].code, rr[k].enhanced});
@@ -274,49 +539,37 @@ void Client::Impl::perform(RelayState &rs, const Job &job, const std::vector<siz
         decided[idx] = true;
     }
 
-    if (rc == CURLE_OK) {
-        const Reply &dot = transcript.dot_reply();
-        d.reply = dot.empty() ? "250 Ok" : dot.text;
+    if (connected && rc == CURLE_OK) {
+        if (d.reply.empty()) d.reply = "250 Ok";
         for (size_t idx : sent)
             if (!decided[idx]) d.rcpts[idx] = {Outcome::Delivered, d.reply};
         return;
     }
 
-    // The transfer failed: find the phase and ask the policy.
-    Phase phase = transcript.phase();
-    Reply reply = transcript.phase_reply();
-    Phase forced = phase;
-    if (reader.error()) forced = Phase::Local;
-    else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) forced = Phase::Connect;
-    else if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
-             rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
-             rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
-        forced = Phase::Tls;
-    else if (rc == CURLE_LOGIN_DENIED) forced = Phase::Auth;
-    else if (phase == Phase::Connect && connected)
-        forced = cfg.tls == config::TlsMode::Smtps ? Phase::Tls : Phase::Greeting;
-    if (forced != phase) reply = {};
-    Decision dec = decide(Observation{forced, rc, reply.code, reply.enhanced});
-
-    Failure f{peer, forced, rc, reply, errbuf, static_cast<int>(os_errno), reader.error(),
-              reader.bytes_in() > 0 || forced == Phase::Dot};
+    // The delivery failed: ask the policy what the phase and reply mean.
+    Decision dec = decide(Observation{phase, rc, reply.code, reply.enhanced});
+    Failure f{peer, phase, rc, reply, connected ? std::string() : std::string(errbuf),
+              static_cast<int>(os_errno), tx.read_errno, tx.body_started || phase == Phase::Dot};
     reason = describe_failure(f);
     config_failure = dec.config_failure;
     if (dec.config_failure) d.config_failure = true;
     // A refused access token may have been revoked early: ask for a new one next time.
-    if (forced == Phase::Auth && !cfg.oauth2_token_endpoint.empty()) oauth2_forget_token(full);
+    if (phase == Phase::Auth && !cfg.oauth2_token_endpoint.empty()) oauth2_forget_token(full);
     if (dec.scope == Scope::Connection) {
         rs.dead = true;
         rs.dead_config = dec.config_failure;
         rs.dead_reason = reason;
+        if (connected) drop(false);
         // Nothing was decided for this message yet: the next relay may take it.
-        bool started = forced >= Phase::Mail && forced != Phase::Local;
+        bool started = phase >= Phase::Mail && phase != Phase::Local;
         bool any = false;
         for (bool b : decided) any = any || b;
         if (!started && !any) {
             fallback = true;
             return;
         }
+    } else if (connected && (phase == Phase::Dot || phase == Phase::Local) && rc != CURLE_WEIRD_SERVER_REPLY) {
+        drop(false);  // the data phase cannot be resumed
     }
     Outcome o = dec.outcome == Outcome::Delivered ? Outcome::Deferred : dec.outcome;
     for (size_t idx : sent)
@@ -365,18 +618,9 @@ Delivery Client::Impl::send(const Job &job) {
             any_config = any_config || rs.dead_config;
             continue;
         }
-        if (auto r = configure(static_cast<int>(i)); !r) {
-            rs.dead = true;
-            rs.dead_config = true;
-            rs.dead_reason = r.error().message;
-            log::error(rs.relay.label() + ": " + r.error().message);
-            last_reason = rs.dead_reason;
-            any_config = true;
-            continue;
-        }
         bool fallback = false, config = false;
         std::string reason;
-        perform(rs, job, sent, d, fallback, reason, config);
+        perform(static_cast<int>(i), job, sent, d, fallback, reason, config);
         if (!fallback) return d;
         last_reason = reason;
         any_config = any_config || config;
@@ -423,11 +667,7 @@ Client::~Client() = default;
 
 Delivery Client::send(const Job &job) { return impl_->send(job); }
 
-void Client::close() {
-    impl_->easy.reset();  // curl_easy_cleanup sends QUIT on the cached connection
-    impl_->configured_for = -1;
-    impl_->on_conn = 0;
-}
+void Client::close() { impl_->drop(true); }
 
 unsigned Client::connections_opened() const { return impl_->conns; }
 unsigned Client::messages_sent() const { return impl_->msgs; }

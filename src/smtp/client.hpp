@@ -1,18 +1,23 @@
 // client.hpp - delivers messages to the smarthost over one reused connection.
 //
-// A Client owns one libcurl easy handle. libcurl keeps the SMTP connection
-// open between transfers to the same URL, so consecutive send() calls go
-// over one connection (one TCP and TLS handshake, one AUTH) until
-// max_messages_per_connection messages have used it; then it is closed
-// and the next send() opens a fresh one. TCP_NODELAY is on: the body is
-// streamed from the queue file in 64 KiB writes, never line by line.
+// A Client owns at most one connection. libcurl opens it (CONNECT_ONLY:
+// TCP, implicit TLS or STARTTLS with certificate checks, EHLO and SASL
+// AUTH); relay then speaks each mail transaction itself over that
+// connection (wire.hpp), so consecutive send() calls share one TCP and
+// TLS handshake and one AUTH until max_messages_per_connection messages
+// have used it; then it is closed with QUIT and the next send() opens a
+// fresh one. TCP_NODELAY is on: the body goes out in 64 KiB writes.
 //
 // What a send() does: MAIL FROM, one RCPT TO per recipient (a refused
-// recipient does not stop the others: MAIL_RCPT_ALLLOWFAILS), DATA, the
-// body from Job::message_fd (see message_reader.hpp: CRLF only, lines of
-// at most 998 octets; curl dot-stuffs), and the final dot. The server's
-// replies are matched to the commands (transcript.hpp) and every outcome is
-// decided by policy.hpp's decide(): this file observes, it never decides.
+// recipient does not stop the others), DATA, the body from
+// Job::message_fd (see message_reader.hpp: CRLF only, lines of at most
+// 998 octets), dot-stuffed, and the final dot. The ESMTP parameters
+// (SIZE, BODY=8BITMIME, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT) go out when
+// the server offers their extension (esmtp.hpp); with PIPELINING, MAIL,
+// every RCPT and DATA are one write, and the replies are read after it.
+// An unfinished transaction is reset with RSET before the next one. Each
+// reply is matched to its command, and every outcome is decided by
+// policy.hpp's decide(): this file observes, it never decides.
 //
 // Routes (route.hpp): a Client serves one route, the relay list and the
 // account chosen for a group of senders; the flush keeps one Client per
@@ -24,7 +29,10 @@
 // transaction starts (connect, greeting, TLS, EHLO, AUTH) moves on to the
 // next relay for the same message; any failure with connection scope
 // marks the relay unusable for the rest of this Client's life, so a dead
-// or hung smarthost costs one timeout per run, not one per message.
+// or hung smarthost costs one timeout per run, not one per message. A
+// reused connection that the server closed meanwhile (an idle "421", a
+// hang-up) is noticed before the next message, or when the first command
+// finds it dead, and that message goes over a new connection.
 //
 // TLS: "starttls" requires STARTTLS (CURLUSESSL_ALL): a server that does
 // not offer it is a deferral, never a plaintext fallback. "smtps" is
@@ -33,21 +41,14 @@
 // client_key and tls_min_version map to the corresponding curl options.
 // tls = "none" with credentials is refused unless allow_plaintext_auth.
 //
-// Limits of libcurl 7.88 (verified against it, documented, not worked
-// around): curl wraps CURLOPT_MAIL_FROM/MAIL_RCPT in <> itself, so
-// "<a@b> BODY=8BITMIME" becomes "<a@b> BODY=8BITMIME>" and is refused;
-// hence BODY=8BITMIME and the DSN parameters (RET, ENVID, NOTIFY, ORCPT)
-// are not sent. An 8-bit body goes out as it is (submission servers accept
-// it; relay's own DSNs cover delivery status). SIZE= is not declared
-// either: curl would treat INFILESIZE as the exact byte count to upload,
-// which CRLF conversion and dot-stuffing change. curl adds SMTPUTF8 to
-// MAIL FROM by itself when an address is not ASCII and the server offers
-// SMTPUTF8, and converts IDN domains to A-labels.
+// Addresses: relay sends them as queued. One that is not ASCII needs
+// SMTPUTF8: without it the recipient (or, for the sender, the message)
+// bounces with 553 5.6.7, as Postfix does; relay does not convert domains
+// to A-labels.
 //
-// Timeouts: connect_timeout for the TCP connect; command_timeout for every
-// server reply (greeting, EHLO, ... and also the reply after the final
-// dot: curl has one response timeout); data_timeout for a stalled body
-// upload (no progress at all for that long).
+// Timeouts: connect_timeout for the TCP connect; command_timeout for
+// every server reply up to DATA's; data_timeout for a body upload that
+// makes no progress and for the reply to the final dot.
 //
 // Errors: send() never throws for delivery problems; they come back as
 // outcomes. Setup problems (libcurl missing, a bad relayhost, unreadable
@@ -73,9 +74,12 @@ struct Job {
     std::vector<std::string> recipients;
     int message_fd = -1;                  // read with pread from offset 0; not owned
     uint64_t size = 0;
-    bool eight_bit = false;
-    std::string ret, envid;               // DSN (not transmitted: see the header)
-    std::vector<std::string> notify;
+    bool eight_bit = false;               // BODY=8BITMIME
+    bool smtputf8 = false;                // the header section needs SMTPUTF8
+    std::string ret, envid;               // DSN RET and ENVID (envid decoded)
+    // Per recipient, same index as recipients (or empty): DSN NOTIFY
+    // ("FAILURE,DELAY", "" = not given) and the address as first given (ORCPT).
+    std::vector<std::string> notify, orcpt;
     // Rewrites the header section on the wire (smtp_generic_maps); empty = none.
     MessageReader::HeaderFilter header_filter;
 };

@@ -46,6 +46,8 @@ Loaded do_load(const char *soname) {
               resolve(lib, "curl_easy_setopt", a.easy_setopt, e) &&
               resolve(lib, "curl_easy_perform", a.easy_perform, e) &&
               resolve(lib, "curl_easy_getinfo", a.easy_getinfo, e) &&
+              resolve(lib, "curl_easy_send", a.easy_send, e) &&
+              resolve(lib, "curl_easy_recv", a.easy_recv, e) &&
               resolve(lib, "curl_easy_cleanup", a.easy_cleanup, e) &&
               resolve(lib, "curl_easy_reset", a.easy_reset, e) &&
               resolve(lib, "curl_easy_strerror", a.easy_strerror, e) &&
@@ -64,10 +66,10 @@ Loaded do_load(const char *soname) {
     if (info) {
         a.version = info->version ? info->version : "";
         a.has_ssl = (info->features & CURL_VERSION_SSL) != 0;
-        // MAIL_RCPT_ALLLOWFAILS (per-recipient outcomes) came with 7.69.
-        if (info->version_num < 0x074500) {
+        // CURLOPT_PROTOCOLS_STR came with 7.85.
+        if (info->version_num < 0x075500) {
             out.error = std::string(soname) + " is version " + a.version +
-                        "; relay needs libcurl 7.69 or newer";
+                        "; relay needs libcurl 7.85 or newer";
             return out;
         }
     }

@@ -34,6 +34,8 @@ struct CurlApi {
     CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
     CURLcode (*easy_perform)(CURL *h);
     CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    CURLcode (*easy_send)(CURL *h, const void *buf, size_t len, size_t *sent);
+    CURLcode (*easy_recv)(CURL *h, void *buf, size_t len, size_t *got);
     void (*easy_cleanup)(CURL *h);
     void (*easy_reset)(CURL *h);
     const char *(*easy_strerror)(CURLcode code);

@@ -94,7 +94,13 @@ Delivery DirectClients::send(const Job &job, std::vector<std::string> &relays) {
         }
         Job part = job;
         part.recipients.clear();
-        for (size_t i : idx) part.recipients.push_back(job.recipients[i]);
+        part.notify.clear();
+        part.orcpt.clear();
+        for (size_t i : idx) {
+            part.recipients.push_back(job.recipients[i]);
+            if (i < job.notify.size()) part.notify.push_back(job.notify[i]);
+            if (i < job.orcpt.size()) part.orcpt.push_back(job.orcpt[i]);
+        }
         Delivery got = d.client->send(part);
         for (size_t k = 0; k < idx.size() && k < got.rcpts.size(); ++k) {
             out.rcpts[idx[k]] = got.rcpts[k];

@@ -216,6 +216,7 @@ FlushReport flush(const config::Config &cfg, queue::FsQueue &q, const FlushOptio
         }
         throw;
     }
+    run.purger.finish();
     if (run.progress) {
         log::set_status("");
         log::set_stderr_info(true);

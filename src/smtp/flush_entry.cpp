@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log/log.hpp"
@@ -48,16 +49,6 @@ void merge_report(FlushReport &rep, const FlushReport &p) {
 }
 
 namespace {
-
-std::vector<std::string> split_notify(const std::string &s) {
-    std::vector<std::string> out;
-    if (s.empty()) return out;
-    for (auto &p : util::split(s, ',')) {
-        auto t = util::trim(p);
-        if (!t.empty()) out.emplace_back(t);
-    }
-    return out;
-}
 
 void log_outcome(const queue::Envelope &env, const queue::Recipient &r, const std::string &relay,
                  double delay, const char *status, const std::string &reason) {
@@ -106,7 +97,7 @@ void Retired::finish(RunState &run, FlushReport &rep) {
     if (ids.empty()) return;
     std::vector<std::string> batch;
     batch.swap(ids);
-    if (auto r = run.q.finish_retired(batch); !r) {
+    if (auto r = run.q.decide_retired(); !r) {
         // The entries are in purge/; recover() deletes them next run, or a
         // crash before that brings them back (the duplicate window).
         log::warning("cannot complete the removal of " + std::to_string(batch.size()) +
@@ -117,6 +108,61 @@ void Retired::finish(RunState &run, FlushReport &rep) {
         ++rep.removed;
         log::info(id + ": removed");
     }
+    run.purger.add(std::move(batch));
+}
+
+void Purger::purge(const std::vector<std::string> &ids) {
+    if (auto r = q_.purge(ids); !r)
+        log::warning("cannot delete finished entries from purge/ (the next run retries): " +
+                     r.error().message);
+}
+
+void Purger::add(std::vector<std::string> ids) {
+    {
+        std::lock_guard<std::mutex> hold(lock_);
+        if (!stop_ && ids_.size() + ids.size() <= kMaxBacklog) {
+            for (auto &id : ids) ids_.push_back(std::move(id));
+            if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+            wake_.notify_one();
+            return;
+        }
+    }
+    purge(ids);  // the thread is behind (or gone): do it here
+}
+
+void Purger::run() {
+    // Below the delivery threads: deleting can wait, sending cannot.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    std::unique_lock<std::mutex> hold(lock_);
+    for (;;) {
+        wake_.wait(hold, [this] { return stop_ || !ids_.empty(); });
+        if (ids_.empty()) return;  // stop_, and nothing left
+        std::vector<std::string> batch;
+        while (!ids_.empty() && batch.size() < Retired::kMaxRetired) {
+            batch.push_back(std::move(ids_.front()));
+            ids_.pop_front();
+        }
+        hold.unlock();
+        purge(batch);
+        hold.lock();
+    }
+}
+
+void Purger::finish() {
+    {
+        std::lock_guard<std::mutex> hold(lock_);
+        stop_ = true;
+        wake_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::vector<std::string> rest;
+    {
+        std::lock_guard<std::mutex> hold(lock_);
+        rest.assign(ids_.begin(), ids_.end());
+        ids_.clear();
+        stop_ = false;  // a later add() may start it again
+    }
+    purge(rest);
 }
 
 void deliver_entry(RunState &run, Client &client, DirectClients &direct, Item &item, Retired &done,
@@ -143,11 +189,13 @@ void deliver_entry(RunState &run, Client &client, DirectClients &direct, Item &i
     job.message_fd = fd->get();
     job.size = env.size;
     job.eight_bit = env.body == "8BITMIME";
+    job.smtputf8 = env.smtputf8;
     job.ret = env.ret;
     job.envid = env.envid;
     for (size_t i : pending) {
         job.recipients.push_back(generic.address(env.rcpts[i].address));
-        for (auto &n : split_notify(env.rcpts[i].notify)) job.notify.push_back(n);
+        job.notify.push_back(env.rcpts[i].notify);
+        job.orcpt.push_back(env.rcpts[i].orig);
     }
     if (!generic.empty())
         job.header_filter = [&generic](std::string_view h) { return generic.header_section(h); };

@@ -9,8 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -29,15 +32,46 @@ struct Item {
     bool direct = false;  // no relayhost: to the recipient domains' MX hosts (direct.hpp)
 };
 
+// Deletes removed entries from purge/ in a thread of its own, so that
+// freeing their inodes (the dearest file-system work of a flush) never
+// holds up a connection. The entries were removed from the queue for good
+// before they get here (FsQueue::decide_retired); a crash leaves the rest
+// to recover(). At most kMaxBacklog ids wait: past that add() deletes
+// them itself. finish() deletes what is left and stops the thread.
+class Purger {
+public:
+    static constexpr size_t kMaxBacklog = 8192;
+
+    explicit Purger(queue::FsQueue &q) : q_(q) {}
+    ~Purger() { finish(); }
+    Purger(const Purger &) = delete;
+    Purger &operator=(const Purger &) = delete;
+
+    void add(std::vector<std::string> ids);
+    void finish();
+
+private:
+    void run();
+    void purge(const std::vector<std::string> &ids);
+
+    queue::FsQueue &q_;
+    std::mutex lock_;
+    std::condition_variable wake_;
+    std::deque<std::string> ids_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 struct RunState {
     RunState(const config::Config &c, queue::FsQueue &queue, const FlushOptions &o,
              const GenericMaps &g)
-        : cfg(c), q(queue), opt(o), generic(g) {}
+        : cfg(c), q(queue), opt(o), generic(g), purger(queue) {}
 
     const config::Config &cfg;
     queue::FsQueue &q;
     const FlushOptions &opt;
     const GenericMaps &generic;
+    Purger purger;
 
     std::mutex lock;
     std::vector<std::string> new_ids;  // notifications queued during the run: sent in it too
@@ -59,8 +93,9 @@ std::string format_delay(double seconds);
 
 // Finished entries of one delivery thread, removed by group commit: each
 // is retired (renamed into purge/) when its last recipient is done, and
-// the batch is made durable and deleted (one fsync of queue/) every
-// kMaxRetired entries and whenever the thread closes a connection.
+// the batch is made durable (one fsync of queue/) every kMaxRetired
+// entries and whenever the thread closes a connection, then handed to
+// the Purger.
 struct Retired {
     static constexpr size_t kMaxRetired = 64;
     std::vector<std::string> ids;

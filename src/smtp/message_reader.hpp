@@ -21,9 +21,8 @@
 // result goes out in place of the original; the body is then streamed as
 // above. The queue file itself is never changed.
 //
-// Dot-stuffing is NOT done here: libcurl does it for SMTP uploads (every
-// "CRLF." becomes "CRLF..", the first line included, and it appends the
-// final "." line); doing it twice would corrupt the message.
+// Dot-stuffing is NOT done here: the client's DotStuffer (esmtp.hpp) does
+// it on the way out, and appends the final "." line.
 #pragma once
 
 #include <cstddef>

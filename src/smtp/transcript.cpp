@@ -188,7 +188,7 @@ void Transcript::on_reply(Reply r, bool, std::vector<std::string> &&plines) {
     case Phase::Rcpt: rcpts_.push_back(r); break;
     case Phase::Data:
         if (r.code == 354) {
-            // curl sends the body and the final dot without a debug line;
+            // The body and the final dot are not commands (no on_out line);
             // the next reply answers the dot.
             pending_.push_back(Phase::Dot);
             state_ = Phase::Dot;

@@ -1,18 +1,16 @@
-// transcript.hpp - what was said on the wire, rebuilt from curl's debug stream.
+// transcript.hpp - what was said on the wire, command by command.
 //
-// libcurl reports one result per transfer and does not say which RCPT TO
-// failed or what the server answered after the final dot. Its debug
-// callback does see every command line it sends (CURLINFO_HEADER_OUT) and
-// every reply line it receives (CURLINFO_HEADER_IN). Transcript matches
-// each complete reply to the command it answers (SMTP replies come in
-// command order; curl does not pipeline), so the client can tell which
-// phase failed, what each recipient got, and the final "250 2.0.0 Ok:
-// queued as X".
+// libcurl's debug callback shows the connection phases it runs (greeting,
+// EHLO, STARTTLS, AUTH: CURLINFO_HEADER_OUT / CURLINFO_HEADER_IN); the
+// mail transaction relay speaks itself is fed in by wire.hpp the same
+// way. Transcript matches each complete reply to the command it answers
+// (SMTP replies come in command order, pipelined or not), so the client
+// knows which phase failed, the EHLO keywords, and what each command got,
+// and -v can print the conversation.
 //
 // Secrets: AUTH arguments and the SASL continuation lines sent after a 334
 // are never stored; redacted() shows them as "AUTH PLAIN <redacted>".
-// Nothing else here is secret (the message body is not seen: curl reports
-// it as CURLINFO_DATA_OUT, which the client does not pass on).
+// Nothing else here is secret (the message body is never given to it).
 #pragma once
 
 #include <deque>

@@ -29,6 +29,16 @@ Modes and scripts:
                    after the final dot (a list, one per transaction)
     hang           "greeting" (accept, never greet), "dot" (read the whole
                    message, never answer), "rcpt" (never answer RCPT TO)
+    extensions     extra EHLO keywords: "PIPELINING" (aiosmtpd reads
+                   commands from a buffered stream, so pipelined input
+                   works; pipelined[i] then says whether transaction i
+                   arrived as one group: RCPT TO and DATA already read when
+                   MAIL FROM was), "DSN" (RET/ENVID and NOTIFY/ORCPT are
+                   accepted and recorded in Message.mail_options and
+                   Message.rcpt_options)
+    size           the SIZE limit announced and enforced (aiosmtpd: 32 MiB)
+    hangup_after   close each connection that many seconds after the reply
+                   to the final dot (an idle timeout, without a 421)
 
 The counters connections and the per-connection command logs
 (commands[i] is the list of command verbs connection i sent) let a test
@@ -116,9 +126,11 @@ def make_certs(directory):
 
 
 class Message:
-    def __init__(self, conn, mail_from, rcpt_tos, raw, data, tls, auth_user, mail_options=()):
+    def __init__(self, conn, mail_from, rcpt_tos, raw, data, tls, auth_user, mail_options=(),
+                 rcpt_options=None):
         self.connection = conn
         self.mail_options = list(mail_options)
+        self.rcpt_options = dict(rcpt_options or {})  # address -> ["NOTIFY=...", ...]
         self.mail_from = mail_from
         self.rcpt_tos = list(rcpt_tos)
         self.raw = raw
@@ -149,7 +161,21 @@ class _Session(SMTP):
 
     async def smtp_EHLO(self, hostname):
         self._log("EHLO")
-        return await super().smtp_EHLO(hostname)
+        extra = self.peer.extensions
+        if not extra:
+            return await super().smtp_EHLO(hostname)
+        push = self.push
+
+        async def push_extra(status):
+            if status == "250 HELP":
+                for e in extra:
+                    await push("250-" + e)
+            await push(status)
+        self.push = push_extra
+        try:
+            return await super().smtp_EHLO(hostname)
+        finally:
+            del self.push
 
     async def smtp_HELO(self, hostname):
         self._log("HELO")
@@ -163,19 +189,41 @@ class _Session(SMTP):
         self._log("AUTH " + (arg.split()[0].upper() if arg else ""))
         return await super().smtp_AUTH(arg)
 
+    def _dsn_split(self, arg, keys):
+        """ARG without the DSN parameters KEYS, and those parameters."""
+        if "DSN" not in self.peer.extensions or not arg:
+            return arg, []
+        words = arg.split(" ")
+        dsn = [w for w in words[1:] if w.split("=", 1)[0].upper() in keys]
+        return " ".join([words[0]] + [w for w in words[1:] if w not in dsn]), dsn
+
     async def smtp_MAIL(self, arg):
         self._log("MAIL")
+        if "PIPELINING" in self.peer.extensions:
+            with self.peer.lock:
+                self.peer.pipelined.append(b"DATA\r\n" in bytes(self._reader._buffer))
         reply = self.peer._next("mail", None)
         if reply:
             await self.push(reply)
             return
-        return await super().smtp_MAIL(arg)
+        arg, dsn = self._dsn_split(arg, ("RET", "ENVID"))
+        result = await super().smtp_MAIL(arg)
+        if self.envelope.mail_from is not None:
+            self.envelope.mail_options.extend(dsn)
+        return result
 
     async def smtp_RCPT(self, arg):
         self._log("RCPT")
         if self.peer.hang == "rcpt":
             await asyncio.sleep(3600)
-        return await super().smtp_RCPT(arg)
+        arg, dsn = self._dsn_split(arg, ("NOTIFY", "ORCPT"))
+        before = len(self.envelope.rcpt_tos)
+        result = await super().smtp_RCPT(arg)
+        if len(self.envelope.rcpt_tos) > before:
+            if not hasattr(self.envelope, "dsn_rcpt"):
+                self.envelope.dsn_rcpt = {}
+            self.envelope.dsn_rcpt[self.envelope.rcpt_tos[-1]] = dsn
+        return result
 
     async def smtp_RSET(self, arg):
         self._log("RSET")
@@ -217,11 +265,14 @@ class _Session(SMTP):
         if not reply or reply.startswith("2"):
             self.peer._record(Message(self.conn_index, self.envelope.mail_from,
                                       self.envelope.rcpt_tos, bytes(raw), data, tls, user,
-                                      self.envelope.mail_options))
+                                      self.envelope.mail_options,
+                                      getattr(self.envelope, "dsn_rcpt", {})))
         if not reply:
             reply = "250 2.0.0 Ok: queued as Q%04d" % len(self.peer.messages)
         self._set_post_data_state()
         await self.push(reply)
+        if self.peer.hangup_after is not None:
+            asyncio.get_running_loop().call_later(self.peer.hangup_after, self.transport.close)
 
 
 class _Handler:
@@ -269,7 +320,7 @@ class Peer:
     def __init__(self, directory, tls="starttls", certs=None, cert="good", users=None,
                  rcpt_replies=None, mail_replies=None, data_replies=None, hang=None,
                  host="127.0.0.1", port=0, smtputf8=False, client_ca=None, require_auth=False,
-                 mechanisms=("LOGIN", "PLAIN"), tokens=None):
+                 mechanisms=("LOGIN", "PLAIN"), tokens=None, extensions=(), size=None, hangup_after=None):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.tls_mode = tls
@@ -280,6 +331,10 @@ class Peer:
         self.host = host
         self.port = port or free_port(host)
         self.smtputf8 = smtputf8
+        self.extensions = list(extensions)
+        self.size = size
+        self.hangup_after = hangup_after
+        self.pipelined = []
         self.client_ca = client_ca
         self.require_auth = require_auth
         self.mechanisms = set(mechanisms)
@@ -345,6 +400,7 @@ class Peer:
         kw = dict(hostname="peer.test", authenticator=self._authenticate,
                   auth_require_tls=self.tls_mode != "none", enable_SMTPUTF8=self.smtputf8,
                   auth_required=self.require_auth, timeout=60, loop=self._loop,
+                  data_size_limit=self.size or 2**25,
                   auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN", "CRAM-MD5", "XOAUTH2")
                                           if m not in self.mechanisms])
         if self.tls_mode == "starttls" and ctx:

@@ -307,6 +307,31 @@ class TestDelivery(Base):
         self.assertEqual(out[0]["rcpts"][0]["status"], "deferred")
         self.assertIn("timed out after RCPT TO", out[0]["rcpts"][0]["reply"])
 
+    def test_reply_to_the_dot_waits_data_timeout(self):
+        p = self.peer(hang="dot")
+        cfg = self.config("[127.0.0.1]:%d" % p.port, {"command_timeout": 2, "data_timeout": 6})
+        rc, out = self.run_probe(cfg, ["b@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "deferred", out)
+        self.assertIn("timed out while sending the message body or after END-OF-MESSAGE",
+                      out[0]["reply"])
+        self.assertGreaterEqual(self.elapsed, 6)  # not command_timeout's 2 s
+
+    def test_connection_the_server_closed_is_not_reused(self):
+        # The server drops each connection 0.3 s after a message; the
+        # client sends the next one 1 s later, so it must notice and
+        # reconnect instead of losing that message to a dead socket.
+        p = self.peer(hangup_after=0.3)
+        cfg = self.config("[127.0.0.1]:%d" % p.port)
+        msgs = []
+        args = [probe_path(), "-c", cfg, "-f", "a@example.org", "-t", "b@example.net",
+                "-m", self.msg, "-n", "3", "-w", "1"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        self.assertEqual([l["rcpts"][0]["status"] for l in lines[:-1]], ["sent"] * 3, lines)
+        self.assertEqual(lines[-1]["connections"], 3)
+        self.assertEqual(len(p.messages), 3)
+
     def test_dot_stuffing_and_crlf_byte_exact(self):
         body = (b"Subject: dots\n\n.\n..\n.leading\nmid . dot\n"
                 b"crlf line\r\nbare\rcr\nlast line without newline")
@@ -436,13 +461,13 @@ class TestMechanisms(Base):
         self.assertNotIn("ya29", r.stderr)
         self.assertEqual(len(p.messages), 1)
 
-    def test_smtputf8_added_by_curl_when_offered(self):
+    def test_smtputf8_added_when_offered(self):
         p = self.peer(smtputf8=True)
         rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["jörg@example.net"])
         self.assertEqual(out[0]["rcpts"][0]["status"], "sent", out)
         self.assertEqual(p.messages[0].rcpt_tos, ["jörg@example.net"])
         self.assertIn("SMTPUTF8", p.messages[0].mail_options)
-        # ESMTP parameters relay cannot send through libcurl 7.88 (see client.hpp).
+        # An ASCII body declares no BODY=8BITMIME.
         self.assertFalse(any(o.startswith("BODY=") for o in p.messages[0].mail_options))
 
     def test_ascii_message_does_not_claim_smtputf8(self):
