@@ -1,5 +1,6 @@
 #include "smtp/client.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -62,6 +63,9 @@ struct TxResult {
     bool body_started = false;
     bool answered = false;      // the server replied to something in this transaction
 };
+
+// Commands in one pipelined group at most.
+constexpr size_t kMaxGroup = 100;
 
 struct Client::Impl {
     config::Config full;
@@ -365,7 +369,10 @@ TxResult Client::Impl::transaction(const Job &job, const std::vector<size_t> &se
     size_t accepted = 0, flushed = 0;
     for (size_t i = 0; i < cmds.size(); ++i) {
         if (i == flushed) {
-            size_t end = caps.pipelining ? cmds.size() : i + 1;
+            // A group's replies must fit the socket buffers while relay is
+            // still writing it (RFC 2920 section 4: no deadlock): at most
+            // kMaxGroup commands, a few kilobytes of replies.
+            size_t end = caps.pipelining ? std::min(cmds.size(), i + kMaxGroup) : i + 1;
             for (size_t k = i; k < end; ++k)
                 if (cmds[k].local.empty()) wire->command(cmds[k].line);
             if (wire->queued() > 0)

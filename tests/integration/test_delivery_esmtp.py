@@ -27,6 +27,21 @@ class TestPipelining(DeliveryBase):
         self.assertEqual(p.connections, 1)
         self.assertNotIn("RSET", p.commands[0])
 
+    def test_many_recipients_go_in_several_groups(self):
+        # 250 RCPT TO: more than one group (100 commands), all answered.
+        p = self.peer(extensions=["PIPELINING"],
+                      rcpt_replies={"r007@example.net": ["550 5.1.1 no r007"]})
+        self.configure(p.port)
+        rcpts = ["r%03d@example.net" % i for i in range(250)]
+        self.send("alice@example.org", rcpts, [("Subject", "many")])
+        r = self.relay("--flush", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [m for m in p.messages if m.mail_from != "<>"]
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0].rcpt_tos, [x for x in rcpts if x != "r007@example.net"])
+        self.assertRegex(r.stderr, r"to=<r007@example\.net>.*status=bounced \(.*550 5\.1\.1 no r007")
+        self.assertEqual(len(re.findall(r"status=sent", r.stderr)), 249 + 1)  # and the notice
+
     def test_without_pipelining_each_command_waits(self):
         p = self.peer(extensions=["PIPELINING"])
         q = self.peer()  # aiosmtpd as it is: no PIPELINING
