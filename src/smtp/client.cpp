@@ -8,6 +8,7 @@
 #include "smtp/credentials.hpp"
 #include "smtp/curl_api.hpp"
 #include "smtp/esmtp.hpp"
+#include "smtp/idna.hpp"
 #include "smtp/message_reader.hpp"
 #include "smtp/oauth2.hpp"
 #include "smtp/reason.hpp"
@@ -332,12 +333,21 @@ TxResult Client::Impl::transaction(const Job &job, const std::vector<size_t> &se
     std::vector<std::string> rcpts;
     for (size_t idx : sent) rcpts.push_back(job.recipients[idx]);
     bool utf8 = wants_smtputf8(env, rcpts, caps);
-    // Postfix's wording; the address cannot be sent without SMTPUTF8.
+    // Without SMTPUTF8 an address goes out with its domain as A-labels
+    // (idna.hpp); one whose local part is not ASCII cannot go at all.
+    // Postfix's wording.
     const Reply no_utf8{553,
                         "553 5.6.7 SMTPUTF8 is required, but was not offered by host " +
                             conn_peer.name(),
                         "5.6.7"};
-    if (!caps.smtputf8 && !is_ascii(job.sender)) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail, no_utf8);
+    auto sendable = [&](std::string &addr) {
+        if (caps.smtputf8 || is_ascii(addr)) return true;
+        auto a = address_to_ascii(addr);
+        if (!a) return false;
+        addr = std::move(*a);
+        return true;
+    };
+    if (!sendable(env.sender)) return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail, no_utf8);
     if (caps.size && caps.size_limit > 0 && job.size > caps.size_limit)
         return fail(CURLE_WEIRD_SERVER_REPLY, Phase::Mail,
                     Reply{552,
@@ -354,8 +364,8 @@ TxResult Client::Impl::transaction(const Job &job, const std::vector<size_t> &se
     std::vector<Cmd> cmds;
     cmds.push_back({mail_command(env, caps, utf8), Phase::Mail, {}});
     for (size_t idx : sent) {
-        const std::string &to = job.recipients[idx];
-        if (!caps.smtputf8 && !is_ascii(to)) {
+        std::string to = job.recipients[idx];
+        if (!sendable(to)) {
             cmds.push_back({"", Phase::Rcpt, no_utf8});
             continue;
         }

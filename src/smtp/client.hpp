@@ -41,10 +41,11 @@
 // client_key and tls_min_version map to the corresponding curl options.
 // tls = "none" with credentials is refused unless allow_plaintext_auth.
 //
-// Addresses: relay sends them as queued. One that is not ASCII needs
-// SMTPUTF8: without it the recipient (or, for the sender, the message)
-// bounces with 553 5.6.7, as Postfix does; relay does not convert domains
-// to A-labels.
+// Addresses: relay sends them as queued when the server offers SMTPUTF8.
+// Without it, an address whose domain alone is not ASCII goes out with
+// the domain as A-labels (idna.hpp); one whose local part is not ASCII
+// bounces with 553 5.6.7 (the recipient, or for the sender the message),
+// as in Postfix.
 //
 // Timeouts: connect_timeout for the TCP connect; command_timeout for
 // every server reply up to DATA's; data_timeout for a body upload that

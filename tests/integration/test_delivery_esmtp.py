@@ -174,14 +174,17 @@ class TestParameters(DeliveryBase):
     def test_utf8_address_needs_smtputf8(self):
         p = self.peer(smtputf8=False)
         self.configure(p.port)
-        self.send("alice@example.org", ["j\u00f6rg@example.net", "b@example.net"], [("Subject", "utf8")])
+        self.send("alice@example.org", ["j\u00f6rg@example.net", "b@example.net",
+                                        "bob@b\u00fccher.example"], [("Subject", "utf8")])
         r = self.relay("--flush", "-v")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stderr, "to=<j\u00f6rg@example\\.net>.*status=bounced \\(.*553 5\\.6\\.7 "
                                    "SMTPUTF8 is required, but was not offered by host 127\\.0\\.0\\.1")
         self.assertRegex(r.stderr, r"to=<b@example\.net>.*status=sent")
+        self.assertRegex(r.stderr, "to=<bob@b\u00fccher\\.example>.*status=sent")
         first = [m for m in p.messages if m.mail_from != "<>"][0]
-        self.assertEqual(first.rcpt_tos, ["b@example.net"])
+        # Only the domain had to change: it went as A-labels.
+        self.assertEqual(first.rcpt_tos, ["b@example.net", "bob@xn--bcher-kva.example"])
         self.assertNotIn("SMTPUTF8", first.mail_options)
 
     def test_utf8_address_with_smtputf8(self):

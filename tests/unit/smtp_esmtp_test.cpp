@@ -5,6 +5,7 @@
 #include <string>
 
 #include "smtp/esmtp.hpp"
+#include "smtp/idna.hpp"
 
 using namespace relay::smtp;
 
@@ -154,4 +155,28 @@ TEST(SmtpEsmtp, DotStuffingRoundTripsRandomText) {
         EXPECT_EQ(unstuff(wire, terminated), text);
         EXPECT_TRUE(terminated) << "the final dot must end the data and nothing may follow";
     }
+}
+
+// ---- idna.hpp (libidn2 at run time) ----
+
+TEST(SmtpIdna, DomainsBecomeALabels) {
+    auto a = domain_to_ascii("b\xc3\xbc" "cher.example");  // "bücher.example"
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_EQ(*a, "xn--bcher-kva.example");
+    auto same = domain_to_ascii("example.org");
+    ASSERT_TRUE(same);
+    EXPECT_EQ(*same, "example.org");
+    // Upper case is mapped (UTS #46), as for any IDN lookup.
+    auto upper = domain_to_ascii("B\xc3\x9c" "CHER.example");  // "BÜCHER.example"
+    ASSERT_TRUE(upper) << upper.error().message;
+    EXPECT_EQ(*upper, "xn--bcher-kva.example");
+}
+
+TEST(SmtpIdna, OnlyTheDomainIsConverted) {
+    auto a = address_to_ascii("bob@b\xc3\xbc" "cher.example");
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_EQ(*a, "bob@xn--bcher-kva.example");
+    EXPECT_FALSE(address_to_ascii("j\xc3\xb6rg@example.org"));  // the local part has no ASCII form
+    EXPECT_FALSE(address_to_ascii("no-at-sign"));
+    EXPECT_FALSE(domain_to_ascii("a\xff" "b.example"));  // not UTF-8
 }
