@@ -37,12 +37,6 @@ std::mutex credentials_lock;
 const char *const known_mechanisms[] = {"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "XOAUTH2",
                                         "OAUTHBEARER", "EXTERNAL", "NTLM", "GSSAPI"};
 
-bool valid_address(std::string_view a) {
-    for (char c : a)
-        if (c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>') return false;
-    return true;
-}
-
 size_t on_debug(CURL *, curl_infotype type, char *data, size_t size, void *userp) {
     auto *t = static_cast<Transcript *>(userp);
     if (type == CURLINFO_HEADER_OUT) t->on_out(std::string_view(data, size));
@@ -608,7 +602,7 @@ Delivery Client::Impl::send(const Job &job) {
     }
     // Addresses that would break the command line never go out; the
     // synthesized replies go through the policy like a server's would.
-    if (!valid_address(job.sender)) {
+    if (!safe_address(job.sender)) {
         Reply r{501, "501 5.1.7 Bad sender address syntax", "5.1.7"};
         Decision dec = decide(Observation{Phase::Mail, CURLE_OK, r.code, r.enhanced});
         all(dec.outcome, r.text);
@@ -616,7 +610,7 @@ Delivery Client::Impl::send(const Job &job) {
     }
     std::vector<size_t> sent;
     for (size_t i = 0; i < job.recipients.size(); ++i) {
-        if (valid_address(job.recipients[i]) && !job.recipients[i].empty()) {
+        if (safe_address(job.recipients[i]) && !job.recipients[i].empty()) {
             sent.push_back(i);
             continue;
         }

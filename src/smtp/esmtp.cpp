@@ -49,6 +49,12 @@ bool is_ascii(std::string_view s) {
     return true;
 }
 
+bool safe_address(std::string_view a) {
+    for (char c : a)
+        if (c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>') return false;
+    return true;
+}
+
 bool wants_smtputf8(const TxEnvelope &env, const std::vector<std::string> &rcpts,
                     const Capabilities &caps) {
     if (!caps.smtputf8) return false;

@@ -49,6 +49,10 @@ struct TxEnvelope {
 
 bool is_ascii(std::string_view s);
 
+// False for an address that would break the command line it goes in
+// (CR, LF, NUL, '<' or '>'): such an address is never sent.
+bool safe_address(std::string_view a);
+
 // True when the mail transaction should carry SMTPUTF8: the server offers
 // it and the sender, a recipient or the header section is not ASCII.
 bool wants_smtputf8(const TxEnvelope &env, const std::vector<std::string> &rcpts,

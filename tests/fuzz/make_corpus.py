@@ -117,6 +117,16 @@ def from_seeds(c):
         for name in sorted(os.listdir(d)):
             with open(os.path.join(d, name), "rb") as f:
                 c.add(target, f.read())
+    # The SMTP client: envelopes with the EHLO of a submission server and
+    # replies to a pipelined group.
+    ehlo = (b"mail.example.net\nPIPELINING\nSIZE 35882577\n8BITMIME\nDSN\nSMTPUTF8\n"
+            b"ENHANCEDSTATUSCODES\nAUTH PLAIN LOGIN\n")
+    replies = (b"250 2.1.0 Ok\r\n550-5.1.1 <b@example.org>: no\r\n550 5.1.1 such user\r\n"
+               b"250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as X\r\n")
+    d = os.path.join(seeds, "envelope")
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            c.add("smtp_client_fuzz", f.read() + b"%%\n" + ehlo + b"%%\n" + replies)
     # The configuration every integration test runs with.
     sp_text = relaytest.Spool.config_text(relaytest.Spool.__new__(relaytest.Spool),
                                           spool="/var/spool/relay")
