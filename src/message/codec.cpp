@@ -10,15 +10,7 @@ namespace relay::message {
 
 namespace {
 
-const char kHex[] = "0123456789ABCDEF";
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
 
 int b64_value(unsigned char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -44,13 +36,8 @@ void qp_line(std::string_view line, bool hard_break, std::string &out) {
             out += "=\n";
             col = 0;
         }
-        if (literal) {
-            out += static_cast<char>(c);
-        } else {
-            out += '=';
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
+        if (literal) out += static_cast<char>(c);
+        else util::append_hex(out, '=', c);
         col += w;
     }
     if (hard_break) out += '\n';
@@ -116,7 +103,7 @@ std::string percent_decode(std::string_view s) {
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '%' && i + 2 < s.size()) {
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = util::hex_value(s[i + 1]), lo = util::hex_value(s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 out += static_cast<char>(hi * 16 + lo);
                 i += 2;
@@ -169,7 +156,7 @@ std::string qp_decode(std::string_view text) {
                 continue;
             }
             if (i + 2 < text.size()) {
-                int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+                int hi = util::hex_value(text[i + 1]), lo = util::hex_value(text[i + 2]);
                 if (hi >= 0 && lo >= 0) {
                     out += static_cast<char>(hi * 16 + lo);
                     i += 3;

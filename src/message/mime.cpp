@@ -218,18 +218,12 @@ std::string guess_content_type(std::string_view filename) {
 std::string mime_parameter(std::string_view name, std::string_view value) {
     std::string n(name);
     if (!is_ascii(value)) {
-        static const char hex[] = "0123456789ABCDEF";
         std::string out = n + "*=UTF-8''";
         for (unsigned char c : value) {
             bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                         std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-            if (keep) {
-                out += static_cast<char>(c);
-            } else {
-                out += '%';
-                out += hex[c >> 4];
-                out += hex[c & 15];
-            }
+            if (keep) out += static_cast<char>(c);
+            else util::append_hex(out, '%', c);
         }
         return out;
     }

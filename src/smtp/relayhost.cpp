@@ -36,17 +36,11 @@ unsigned parse_port(std::string_view s) {
 }
 
 std::string url_escape_path(std::string_view s) {
-    static const char hex[] = "0123456789ABCDEF";
     std::string out;
     for (char c : s) {
         auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '.' || c == '_') {
-            out += c;
-        } else {
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 15];
-        }
+        if (std::isalnum(u) || c == '-' || c == '.' || c == '_') out += c;
+        else util::append_hex(out, '%', u);
     }
     return out;
 }

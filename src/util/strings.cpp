@@ -64,15 +64,26 @@ bool has_ctl_line_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+void append_hex(std::string &out, char prefix, unsigned char c) {
+    static const char digits[] = "0123456789ABCDEF";
+    out += prefix;
+    out += digits[c >> 4];
+    out += digits[c & 15];
+}
+
 std::string xtext_encode(std::string_view s) {
-    static const char hex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(s.size());
     for (unsigned char c : s) {
         if (c < '!' || c > '~' || c == '+' || c == '=') {
-            out += '+';
-            out += hex[c >> 4];
-            out += hex[c & 15];
+            append_hex(out, '+', c);
         } else {
             out += static_cast<char>(c);
         }
@@ -81,17 +92,11 @@ std::string xtext_encode(std::string_view s) {
 }
 
 std::string xtext_decode(std::string_view s) {
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '+' && i + 2 < s.size()) {
-            int hi = val(s[i + 1]), lo = val(s[i + 2]);
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 out += static_cast<char>(hi * 16 + lo);
                 i += 2;
