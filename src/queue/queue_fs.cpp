@@ -76,8 +76,11 @@ int remove_entry(int dirfd, const char *name) {
 // remove_entry() for an entry as the queue writes it (message and
 // envelope): three unlinks, no directory listing, unless it holds more.
 int remove_known_entry(int dirfd, const std::string &id) {
-    for (const char *f : {"/message", "/envelope"})
-        if (sys::unlinkat(dirfd, (id + f).c_str(), 0) < 0 && errno != ENOENT) return -1;
+    for (const char *f : {"/message", "/envelope"}) {
+        if (sys::unlinkat(dirfd, (id + f).c_str(), 0) == 0 || errno == ENOENT) continue;
+        if (errno == ENOTDIR) return remove_entry(dirfd, id.c_str());  // not an entry directory
+        return -1;
+    }
     if (sys::unlinkat(dirfd, id.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return 0;
     if (errno != ENOTEMPTY && errno != EEXIST) return -1;
     return remove_entry(dirfd, id.c_str());  // a stray envelope.tmp

@@ -272,6 +272,26 @@ class TestDelivery(Base):
         self.assertEqual(out[0]["rcpts"][0]["status"], "deferred")
         self.assertIn("in reply to MAIL FROM command", out[0]["rcpts"][0]["reply"])
 
+    def test_garbage_reply_defers_and_gives_up_the_relay(self):
+        p = self.peer(mail_replies=["hello, this is not SMTP"])
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["b@example.net"], count=2)
+        self.assertEqual([o["rcpts"][0]["status"] for o in out], ["deferred", "deferred"], out)
+        self.assertIn("unexpected reply from 127.0.0.1[127.0.0.1] after MAIL FROM", out[0]["reply"])
+        # The relay is unusable for the rest of the run: no second attempt.
+        self.assertEqual(p.connections, 1)
+        self.assertEqual(out[1]["reply"], out[0]["reply"])
+
+    def test_multiline_reply_to_the_dot(self):
+        # A three-line reply after the first message: the client must read
+        # all of it, or the second message's replies would be off by two.
+        p = self.peer(data_replies=["250-2.0.0 Ok\r\n250-2.0.0 scanned\r\n250 2.0.0 queued as AAA"])
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["b@example.net"], count=2)
+        self.assertEqual([o["rcpts"][0]["status"] for o in out], ["sent", "sent"], out)
+        self.assertEqual(out[0]["reply"], "250 2.0.0 Ok scanned queued as AAA")
+        self.assertTrue(out[1]["reply"].startswith("250 2.0.0 Ok: queued as Q"), out[1])
+        self.assertEqual(p.connections, 1)
+        self.assertEqual(len(p.messages), 2)
+
     def test_auth_required_but_no_credentials_defers(self):
         p = self.peer(require_auth=True)
         cfg = self.config("[127.0.0.1]:%d" % p.port, {"username": None, "password_file": None})
