@@ -14,9 +14,11 @@
 // after STARTTLS but before its ClientHello make the handshake fail; they
 // are never taken as SMTP commands (RFC 3207 section 4.2, CVE-2011-0411).
 //
-// Errors: load() reports unreadable files, a key that does not match the
-// certificate, and OpenSSL's own reason; a failed handshake is an Error
-// status with the reason in error_text().
+// OpenSSL is loaded at run time, by the first load() (openssl_api.hpp).
+//
+// Errors: load() reports a missing libssl, unreadable files, a key that
+// does not match the certificate, and OpenSSL's own reason; a failed
+// handshake is an Error status with the reason in error_text().
 #pragma once
 
 #include <memory>
@@ -29,6 +31,8 @@ typedef struct ssl_st SSL;
 
 namespace relay::server {
 
+struct SslApi;
+
 class TlsContext {
 public:
     static Result<std::shared_ptr<TlsContext>> load(const std::string &cert, const std::string &key,
@@ -37,9 +41,11 @@ public:
     TlsContext(const TlsContext &) = delete;
     TlsContext &operator=(const TlsContext &) = delete;
     SSL_CTX *get() const { return ctx_; }
+    const SslApi &api() const { return api_; }
 
 private:
-    explicit TlsContext(SSL_CTX *ctx) : ctx_(ctx) {}
+    TlsContext(const SslApi &api, SSL_CTX *ctx) : api_(api), ctx_(ctx) {}
+    const SslApi &api_;
     SSL_CTX *ctx_;
 };
 
@@ -63,6 +69,7 @@ public:
 private:
     TlsIo status(int ret);
     std::shared_ptr<TlsContext> ctx_;
+    const SslApi &api_;
     SSL *ssl_ = nullptr;
     std::string error_;
 };

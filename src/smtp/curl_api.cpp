@@ -5,27 +5,18 @@
 
 #include "build_config.hpp"
 #include "log/log.hpp"
+#include "util/dl.hpp"
 #include "util/error.hpp"
 
 namespace relay::smtp {
 namespace {
 
+using util::resolve;
+
 struct Loaded {
     CurlApi api{};
     std::string error;  // empty = loaded
 };
-
-// Resolves NAME into SLOT; false (with ERR set) when the symbol is missing.
-template <typename Fn>
-bool resolve(void *lib, const char *name, Fn &slot, std::string &err) {
-    void *sym = ::dlsym(lib, name);
-    if (!sym) {
-        err = std::string("cannot use libcurl: missing symbol ") + name;
-        return false;
-    }
-    slot = reinterpret_cast<Fn>(sym);
-    return true;
-}
 
 Loaded do_load(const char *soname) {
     Loaded out;
@@ -40,21 +31,21 @@ Loaded do_load(const char *soname) {
     }
     CurlApi &a = out.api;
     std::string &e = out.error;
-    bool ok = resolve(lib, "curl_global_init", a.global_init, e) &&
-              resolve(lib, "curl_version_info", a.version_info, e) &&
-              resolve(lib, "curl_easy_init", a.easy_init, e) &&
-              resolve(lib, "curl_easy_setopt", a.easy_setopt, e) &&
-              resolve(lib, "curl_easy_perform", a.easy_perform, e) &&
-              resolve(lib, "curl_easy_getinfo", a.easy_getinfo, e) &&
-              resolve(lib, "curl_easy_send", a.easy_send, e) &&
-              resolve(lib, "curl_easy_recv", a.easy_recv, e) &&
-              resolve(lib, "curl_easy_cleanup", a.easy_cleanup, e) &&
-              resolve(lib, "curl_easy_reset", a.easy_reset, e) &&
-              resolve(lib, "curl_easy_strerror", a.easy_strerror, e) &&
-              resolve(lib, "curl_easy_escape", a.easy_escape, e) &&
-              resolve(lib, "curl_free", a.free, e) &&
-              resolve(lib, "curl_slist_append", a.slist_append, e) &&
-              resolve(lib, "curl_slist_free_all", a.slist_free_all, e);
+    bool ok = resolve(lib, "libcurl", "curl_global_init", a.global_init, e) &&
+              resolve(lib, "libcurl", "curl_version_info", a.version_info, e) &&
+              resolve(lib, "libcurl", "curl_easy_init", a.easy_init, e) &&
+              resolve(lib, "libcurl", "curl_easy_setopt", a.easy_setopt, e) &&
+              resolve(lib, "libcurl", "curl_easy_perform", a.easy_perform, e) &&
+              resolve(lib, "libcurl", "curl_easy_getinfo", a.easy_getinfo, e) &&
+              resolve(lib, "libcurl", "curl_easy_send", a.easy_send, e) &&
+              resolve(lib, "libcurl", "curl_easy_recv", a.easy_recv, e) &&
+              resolve(lib, "libcurl", "curl_easy_cleanup", a.easy_cleanup, e) &&
+              resolve(lib, "libcurl", "curl_easy_reset", a.easy_reset, e) &&
+              resolve(lib, "libcurl", "curl_easy_strerror", a.easy_strerror, e) &&
+              resolve(lib, "libcurl", "curl_easy_escape", a.easy_escape, e) &&
+              resolve(lib, "libcurl", "curl_free", a.free, e) &&
+              resolve(lib, "libcurl", "curl_slist_append", a.slist_append, e) &&
+              resolve(lib, "libcurl", "curl_slist_free_all", a.slist_free_all, e);
     if (!ok) return out;  // the library stays mapped; harmless, and we give up anyway
 
     if (CURLcode rc = a.global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include "smtp/esmtp.hpp"
+#include "util/dl.hpp"
 #include "util/error.hpp"
 
 namespace relay::smtp {
@@ -32,9 +33,11 @@ const Idn2 &idn2() {
             l.error = std::string("cannot load libidn2.so.0: ") + (why ? why : "unknown error");
             return l;
         }
-        l.to_ascii = reinterpret_cast<ToAscii>(::dlsym(h, "idn2_to_ascii_8z"));
-        l.free = reinterpret_cast<Free>(::dlsym(h, "idn2_free"));
-        if (!l.to_ascii || !l.free) l.error = "cannot use libidn2.so.0: missing symbol";
+        if (!util::resolve(h, "libidn2.so.0", "idn2_to_ascii_8z", l.to_ascii, l.error) ||
+            !util::resolve(h, "libidn2.so.0", "idn2_free", l.free, l.error)) {
+            l.to_ascii = nullptr;
+            l.free = nullptr;
+        }
         return l;
     }();
     return lib;

@@ -123,6 +123,40 @@ class SocketActivation(unittest.TestCase):
             srv.cleanup()
 
 
+class LibrariesLoaded(unittest.TestCase):
+    """The server build is also the set-gid sendmail: OpenSSL is loaded by
+    `relay serve` when it offers TLS, never by a submission."""
+
+    def maps(self, pid):
+        with open("/proc/%d/maps" % pid) as f:
+            return f.read()
+
+    def test_submission_never_maps_libssl(self):
+        srv = Server(listen={"smtp": 0}, tls=True)
+        try:
+            r = srv.spool.run(["-f", "alice@example.org", "bob@example.net"],
+                              b"Subject: x\n\nbody\n", name="sendmail",
+                              extra_env={"LD_DEBUG": "files"})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else r.stderr
+            self.assertIn("libsodium", err)  # LD_DEBUG works here
+            self.assertNotIn("libssl", err)
+            self.assertNotIn("libcrypto", err)
+        finally:
+            srv.cleanup()
+
+    def test_serve_loads_libssl_for_starttls(self):
+        with Server(listen={"smtp": 0}, tls=True) as srv:
+            self.assertIn("libssl.so.3", self.maps(srv.proc.pid))
+            c = Raw(srv.port())
+            self.assertEqual(c.reply()[0], 220)
+            ehlo = c.cmd("EHLO c.example")
+            self.assertIn("STARTTLS", " ".join(str(x) for x in ehlo))
+            c.close()
+        with Server(listen={"smtp": 0}, tls=False) as srv:
+            self.assertNotIn("libssl", self.maps(srv.proc.pid))
+
+
 class SlowClients(unittest.TestCase):
     def test_idle_client_times_out(self):
         with Server(server_config="timeout = 2") as srv:
