@@ -289,6 +289,8 @@ CURLcode Client::Impl::send_body(const Job &job, TxResult &tx, bool &folded) {
     chunk.clear();
     stuffer.finish(chunk);
     wire->data(chunk);
+    transcript.note_out("(message, " + std::to_string(reader.bytes_in()) + " octets)");
+    transcript.note_out(".");
     return wire->flush(cfg.data_timeout);
 }
 

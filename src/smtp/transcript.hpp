@@ -38,6 +38,9 @@ public:
     void on_out(std::string_view data);  // CURLINFO_HEADER_OUT
     void on_in(std::string_view data);   // CURLINFO_HEADER_IN
     void on_text(std::string_view data); // CURLINFO_TEXT: picks up "Trying IP:port..."
+    // Shows what went out that is no command (the message, the final dot)
+    // in redacted() only; it expects no reply.
+    void note_out(std::string_view what) { lines_.push_back("> " + std::string(what)); }
 
     // The address curl last tried to connect to ("" = none): known even
     // when the connect failed, unlike CURLINFO_PRIMARY_IP.

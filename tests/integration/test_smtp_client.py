@@ -128,6 +128,14 @@ class TestDelivery(Base):
                        base64.b64encode(b"user@example.org").decode()):
             self.assertNotIn(secret, r.stderr)
         self.assertEqual(p.auth_attempts, [("LOGIN", "user@example.org", True)])
+        # The transaction in order; the body is shown by its size only.
+        trace = [l.split("] ", 1)[1] for l in r.stderr.splitlines() if "127.0.0.1] " in l]
+        at = trace.index("> DATA")
+        self.assertEqual(trace[at + 1], "< 354 End data with <CR><LF>.<CR><LF>")
+        self.assertRegex(trace[at + 2], r"^> \(message, \d+ octets\)$")
+        self.assertEqual(trace[at + 3], "> .")
+        self.assertTrue(trace[at + 4].startswith("< 250 2.0.0 Ok: queued as"), trace)
+        self.assertNotIn("Hello.", r.stderr)
 
     def test_wrong_password_defers_with_reason(self):
         p = self.peer()
