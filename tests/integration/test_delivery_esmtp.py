@@ -93,6 +93,31 @@ class TestPipelining(DeliveryBase):
         self.assertEqual(cmds.count("RSET"), 1)
         self.assertLess(cmds.index("RSET"), len(cmds) - cmds[::-1].index("MAIL") - 1)
 
+    def test_421_in_the_middle_of_a_group(self):
+        # The server goes away after one RCPT TO was accepted: nothing was
+        # sent, so every recipient is deferred, and so is the next message
+        # (the relay is given up for the run: one connection, not one per
+        # message).
+        p = self.peer(extensions=["PIPELINING"],
+                      rcpt_replies={"b@example.net": ["421 4.3.2 Shutting down"]})
+        self.configure(p.port)
+        self.send("alice@example.org", ["a@example.net", "b@example.net", "c@example.net"],
+                  [("Subject", "1")])
+        self.send("alice@example.org", ["d@example.net"], [("Subject", "2")])
+        r = self.relay("--flush", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(p.messages, [])
+        for rcpt in ("a", "b", "c", "d"):
+            self.assertRegex(r.stderr, r"to=<%s@example\.net>.*status=deferred \(host .* said: 421 "
+                                       r"4\.3\.2 Shutting down \(in reply to RCPT TO command\)\)" % rcpt)
+        self.assertEqual(p.connections, 1)
+        self.assertEqual(len(self.queue_ids()), 2)
+        # Next time it works, each message once.
+        r = self.relay("--flush", "--now")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(tuple(m.rcpt_tos) for m in p.messages),
+                         [("a@example.net", "b@example.net", "c@example.net"), ("d@example.net",)])
+
     def test_every_recipient_refused(self):
         p = self.peer(extensions=["PIPELINING"],
                       rcpt_replies={"x@example.net": ["550 5.1.1 no x"], "y@example.net": ["550 5.1.1 no y"]})
@@ -126,6 +151,20 @@ class TestParameters(DeliveryBase):
         self.assertIn("ENVID=env+2042", m.mail_options)  # xtext
         self.assertEqual(m.rcpt_options["bob@example.net"], ["NOTIFY=SUCCESS,DELAY"])
         self.assertTrue(any(o.startswith("SIZE=") for o in m.mail_options), m.mail_options)
+
+    def test_orcpt_names_the_address_before_rewriting(self):
+        p = self.peer(extensions=["DSN"])
+        virtual = self.write("virtual", "postmaster@client.example.org ops@example.net\n")
+        self.configure(p.port, rewrite={"virtual_alias_maps": ["texthash:" + virtual]})
+        self.send("alice@example.org", ["postmaster@client.example.org", "bob@example.net"],
+                  [("Subject", "orcpt")])
+        r = self.relay("--flush", "-v")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = p.messages[0]
+        self.assertEqual(m.rcpt_tos, ["ops@example.net", "bob@example.net"])
+        self.assertEqual(m.rcpt_options["ops@example.net"],
+                         ["ORCPT=rfc822;postmaster@client.example.org"])
+        self.assertEqual(m.rcpt_options["bob@example.net"], [])  # not rewritten: none
 
     def test_no_dsn_parameters_without_dsn(self):
         p = self.peer()
