@@ -120,7 +120,7 @@ void Purger::purge(const std::vector<std::string> &ids) {
 void Purger::add(std::vector<std::string> ids) {
     {
         std::lock_guard<std::mutex> hold(lock_);
-        if (!stop_ && ids_.size() + ids.size() <= kMaxBacklog) {
+        if (!stop_ && ids_.size() + ids.size() <= max_backlog_) {
             for (auto &id : ids) ids_.push_back(std::move(id));
             if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
             wake_.notify_one();

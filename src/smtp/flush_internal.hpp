@@ -36,13 +36,14 @@ struct Item {
 // freeing their inodes (the dearest file-system work of a flush) never
 // holds up a connection. The entries were removed from the queue for good
 // before they get here (FsQueue::decide_retired); a crash leaves the rest
-// to recover(). At most kMaxBacklog ids wait: past that add() deletes
+// to recover(). At most MAX_BACKLOG ids wait: past that add() deletes
 // them itself. finish() deletes what is left and stops the thread.
 class Purger {
 public:
     static constexpr size_t kMaxBacklog = 8192;
 
-    explicit Purger(queue::FsQueue &q) : q_(q) {}
+    explicit Purger(queue::FsQueue &q, size_t max_backlog = kMaxBacklog)
+        : q_(q), max_backlog_(max_backlog) {}
     ~Purger() { finish(); }
     Purger(const Purger &) = delete;
     Purger &operator=(const Purger &) = delete;
@@ -55,6 +56,7 @@ private:
     void purge(const std::vector<std::string> &ids);
 
     queue::FsQueue &q_;
+    const size_t max_backlog_;
     std::mutex lock_;
     std::condition_variable wake_;
     std::deque<std::string> ids_;
