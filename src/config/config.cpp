@@ -311,6 +311,7 @@ std::vector<Key> server_keys(Config &c) {
         UINT(c.server, virtual_gid, 0, 4294967294u),
         STR(c.server, user),
         DUR(c.server, greet_pause),
+        BOOL(c.server, peername_lookup),
         DUR(c.server, timeout),
         DUR(c.server, data_timeout),
         DUR(c.server, error_sleep_time),

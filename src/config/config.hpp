@@ -149,6 +149,7 @@ struct ServerConfig {
     unsigned virtual_gid = 0;
     std::string user;                      // drop to this user after binding (as root)
     Seconds greet_pause{1};                // pre-greeting check on smtp listeners; 0 = off
+    bool peername_lookup = true;           // client host names by forward-confirmed reverse DNS
     Seconds timeout{300};                  // per read, command phase
     Seconds data_timeout{600};             // per read, DATA phase
     Seconds error_sleep_time{1};           // tarpit delay per error past soft_error_limit

@@ -9,6 +9,7 @@
 
 #include "log/log.hpp"
 #include "server/delivery.hpp"
+#include "server/peername.hpp"
 #include "util/error.hpp"
 
 namespace relay::server {
@@ -40,6 +41,29 @@ Connection::~Connection() = default;
 void Connection::arm(Clock::duration d) { deadline_ = Clock::now() + d; }
 
 void Connection::start() {
+    if (rt_->cfg.server.peername_lookup) {
+        IpAddress addr = client_;
+        bool queued = host_.lookup(id_, [this, addr]() -> WorkerPool::Completion {
+            std::string name = verified_hostname(addr);
+            return [this, name]() { looked_up(name); };
+        });
+        if (queued) {
+            state_ = State::Lookup;
+            arm(lookup_wait);
+            return update();
+        }
+    }
+    begin();
+}
+
+void Connection::looked_up(const std::string &name) {
+    session_->set_client_hostname(name);
+    if (state_ != State::Lookup) return;  // lookup_wait ran out before: too late for the log
+    disarm();
+    begin();
+}
+
+void Connection::begin() {
     log::info("connect from " + session_->client_name());
     const auto &sc = rt_->cfg.server;
     if (kind_ == config::ListenerKind::Smtps) {
@@ -74,6 +98,7 @@ void Connection::greet() {
 uint32_t Connection::interest() const {
     uint32_t ev = 0;
     switch (state_) {
+    case State::Lookup: break;
     case State::PreGreet: ev = EPOLLIN; break;
     case State::Handshake:
         if (want_read_) ev |= EPOLLIN;
@@ -110,6 +135,7 @@ void Connection::on_timer() {
     if (state_ == State::Closed || Clock::now() < deadline_) return;
     disarm();
     switch (state_) {
+    case State::Lookup: return begin();  // no name in time: "unknown"
     case State::PreGreet: return greet();
     case State::Sleeping:
         state_ = State::Active;
@@ -125,6 +151,10 @@ void Connection::on_timer() {
 
 void Connection::on_event(uint32_t events) {
     if (state_ == State::Closed) return;
+    if (state_ == State::Lookup) {
+        if (events & (EPOLLHUP | EPOLLERR)) return close_now("lost connection before the greeting");
+        return;
+    }
     if (state_ == State::PreGreet) {
         char c;
         ssize_t n = ::recv(fd_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT);

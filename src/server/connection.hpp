@@ -4,6 +4,8 @@
 // deadline that applies in its state, and runs the session's slow hooks on
 // the worker pool. Its states:
 //
+//   Lookup     the client's host name is being looked up (peername.hpp,
+//              [server] peername_lookup): at most lookup_wait, nothing read
 //   PreGreet   smtp listener, client outside mynetworks: the banner waits
 //              greet_pause; a client that talks first is told 554 and
 //              dropped (postscreen's pregreet test)
@@ -47,6 +49,9 @@ public:
     virtual void interest_changed(Connection &c) = 0;
     virtual void schedule(Connection &c) = 0;
     virtual void submit(uint64_t owner, WorkerPool::Job job) = 0;
+    // Runs JOB on the lookup threads; false when too many lookups are
+    // waiting already (the client then stays "unknown").
+    virtual bool lookup(uint64_t owner, WorkerPool::Job job) = 0;
     virtual bool auth_blocked(const IpAddress &a) = 0;
     virtual void auth_failed(const IpAddress &a) = 0;
     virtual std::shared_ptr<UserDb> users() = 0;
@@ -84,8 +89,10 @@ public:
     void auth_failed() override { host_.auth_failed(client_); }
 
 private:
-    enum class State { PreGreet, Handshake, Active, Sleeping, Closed };
+    enum class State { Lookup, PreGreet, Handshake, Active, Sleeping, Closed };
 
+    void begin();
+    void looked_up(const std::string &name);
     void greet();
     void do_read();
     bool flush();

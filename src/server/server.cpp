@@ -37,6 +37,7 @@ namespace {
 constexpr uint64_t listener_tag = 1ull << 62;
 constexpr uint64_t signal_tag = listener_tag + 1000;
 constexpr uint64_t worker_tag = listener_tag + 1001;
+constexpr uint64_t lookup_tag = listener_tag + 1002;
 
 struct Loaded {
     std::shared_ptr<const Runtime> runtime;
@@ -96,6 +97,11 @@ public:
     void interest_changed(Connection &c) override;
     void schedule(Connection &c) override;
     void submit(uint64_t owner, WorkerPool::Job job) override { pool_.submit(owner, std::move(job)); }
+    bool lookup(uint64_t owner, WorkerPool::Job job) override {
+        if (lookups_.in_flight() >= kMaxLookups) return false;
+        lookups_.submit(owner, std::move(job));
+        return true;
+    }
     bool auth_blocked(const IpAddress &a) override;
     void auth_failed(const IpAddress &a) override;
     std::shared_ptr<UserDb> users() override { return users_; }
@@ -120,6 +126,12 @@ private:
     std::vector<Listener> listeners_;
     util::UniqueFd epoll_, sigfd_;
     WorkerPool pool_;
+    // Host name lookups (peername.hpp) wait on DNS, not on the CPU: their
+    // own threads, so that a slow resolver never holds up a commit. Past
+    // kMaxLookups waiting, a new client stays "unknown" (a flood must not
+    // queue thousands of lookups).
+    static constexpr size_t kMaxLookups = 64;
+    WorkerPool lookups_{4};
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
     std::map<std::string, unsigned> per_client_;
     std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
@@ -366,6 +378,7 @@ int Server::run() {
     };
     add(sigfd_.get(), signal_tag);
     add(pool_.fd(), worker_tag);
+    add(lookups_.fd(), lookup_tag);
     for (size_t i = 0; i < listeners_.size(); ++i) {
         add(listeners_[i].fd.get(), listener_tag + 1 + i);
         log::info("listening: " + listeners_[i].name);
@@ -380,13 +393,14 @@ int Server::run() {
         for (int i = 0; i < n; ++i) {
             uint64_t tag = events[i].data.u64;
             if (tag == signal_tag) on_signal();
-            else if (tag == worker_tag)
-                pool_.run_completions([this](uint64_t owner, WorkerPool::Completion &fn) {
-                    auto it = conns_.find(owner);
-                    if (it == conns_.end() || it->second->closed()) return;
-                    fn();
-                    it->second->pump();
-                });
+            else if (tag == worker_tag || tag == lookup_tag)
+                (tag == worker_tag ? pool_ : lookups_)
+                    .run_completions([this](uint64_t owner, WorkerPool::Completion &fn) {
+                        auto it = conns_.find(owner);
+                        if (it == conns_.end() || it->second->closed()) return;
+                        fn();
+                        it->second->pump();
+                    });
             else if (tag > listener_tag && tag <= listener_tag + listeners_.size())
                 accept_from(static_cast<size_t>(tag - listener_tag - 1));
             else if (auto it = conns_.find(tag); it != conns_.end())

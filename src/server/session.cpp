@@ -35,6 +35,11 @@ Session::Session(std::shared_ptr<const Runtime> rt, ClientInfo client, SessionHo
     tls_ = client_.tls_active;
 }
 
+void Session::set_client_hostname(const std::string &name) {
+    client_host_ = name.empty() ? "unknown" : name;
+    client_name_ = client_host_ + "[" + client_.address.text + "]";
+}
+
 std::string Session::host() const { return cfg_.myhostname; }
 
 void Session::reply(const std::string &line) {
@@ -439,7 +444,7 @@ std::string Session::received_header() const {
     if (esmtp_ && tls_) proto += "S";
     if (esmtp_ && !login_.empty()) proto += "A";
     if (tx_.smtputf8) proto = "UTF8" + proto.substr(1);
-    std::string h = "Received: from " + helo_ + " (unknown [" + client_.address.text + "])\n";
+    std::string h = "Received: from " + helo_ + " (" + client_host_ + " [" + client_.address.text + "])\n";
     if (!tls_info_.empty()) h += "\t(using " + tls_info_ + ")\n";
     h += "\tby " + host() + " (relay) with " + proto;
     if (tx_.recipients.size() == 1) h += "\n\tfor <" + tx_.recipients.front() + ">";

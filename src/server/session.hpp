@@ -114,6 +114,8 @@ public:
     const std::string &login() const { return login_; }
     const std::string &client_name() const { return client_name_; }
     const ClientInfo &client() const { return client_; }
+    // The verified host name of the client (peername.hpp); "" = unknown.
+    void set_client_hostname(const std::string &name);
 
 private:
     enum class AuthStep { None, PlainResponse, LoginUser, LoginPassword };
@@ -142,7 +144,8 @@ private:
     const config::Config &cfg_;
     ClientInfo client_;
     SessionHooks &hooks_;
-    std::string client_name_;             // "unknown[192.0.2.1]"
+    std::string client_name_;             // "unknown[192.0.2.1]" or "host.example[192.0.2.1]"
+    std::string client_host_ = "unknown"; // for Received:
     LineFramer framer_;
     std::string out_;
     SessionAction action_ = SessionAction::None;

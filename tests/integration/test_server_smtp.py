@@ -14,6 +14,17 @@ from serverharness import HOSTNAME, Raw, Server
 SWAKS = "/usr/bin/swaks"
 
 
+def fcrdns(ip):
+    """The client name Postfix's smtpd would log for IP: the PTR name when
+    it resolves back to IP, else "unknown" (a reference for the tests)."""
+    try:
+        name = socket.gethostbyaddr(ip)[0]
+        back = {a[4][0] for a in socket.getaddrinfo(name, None, socket.AF_INET)}
+    except OSError:
+        return "unknown"
+    return name if ip in back else "unknown"
+
+
 def swaks(port, *args, host="127.0.0.1"):
     r = subprocess.run([SWAKS, "--server", host, "--port", str(port), "--timeout", "20"] + list(args),
                        capture_output=True, timeout=60)
@@ -263,7 +274,7 @@ class Pregreet(unittest.TestCase):
             self.assertEqual(code, 554, text)
             self.assertTrue(c.closed())
             c.close()
-            srv.wait_log("PREGREET from unknown\\[127.0.0.1\\]")
+            srv.wait_log("PREGREET from %s\\[127.0.0.1\\]" % fcrdns("127.0.0.1"))
             # A patient client gets the banner after greet_pause.
             t0 = time.time()
             c = Raw(srv.port())
@@ -307,7 +318,8 @@ class QueuePath(unittest.TestCase):
             self.assertIn("HDRS", e.envelope_text)
             self.assertIn("FAILURE,DELAY", e.envelope_text)
             self.assertEqual(e.header("Subject"), "report")
-            self.assertTrue(any(h.startswith("from app.example (unknown [127.0.0.1])")
+            name = fcrdns("127.0.0.1")  # what this machine's resolver says
+            self.assertTrue(any(h.startswith("from app.example (%s [127.0.0.1])" % name)
                                 for h in e.headers("Received")), e.headers("Received"))
 
     def test_each_recipient_keeps_its_notify_and_orcpt(self):
@@ -333,6 +345,76 @@ class QueuePath(unittest.TestCase):
             self.assertEqual(rcpts["two@remote.example"].get("notify"), "SUCCESS,FAILURE")
             self.assertEqual(rcpts["two@remote.example"].get("orig"), "Two+x@remote.example")
             self.assertIsNone(rcpts["three@remote.example"].get("notify"))
+
+
+
+class PeerName(unittest.TestCase):
+    """Client host names by forward-confirmed reverse DNS, against the
+    system resolver: relay serve runs in a mount namespace of its own where
+    /etc/hosts is a file the test wrote, and clients connect from 127.0.0.x
+    source addresses."""
+
+    HOSTS = ("127.0.0.1 localhost\n"
+             "127.0.0.5 mail.client.test\n"
+             "127.0.0.6 bad!name.test\n")
+
+    def start(self, server_config=""):
+        srv = Server(listen={"smtp": 0}, mynetworks='["127.0.0.0/8"]', server_config=server_config)
+        hosts = os.path.join(srv.root, "hosts")
+        with open(hosts, "w") as f:
+            f.write(self.HOSTS)
+        wrapper = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                   'mount --bind "$0" /etc/hosts && exec "$@"', hosts]
+        srv.start(wrapper=wrapper)
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def talk(self, srv, source):
+        s = socket.create_connection(("127.0.0.1", srv.port()), timeout=10,
+                                     source_address=(source, 0))
+        f = s.makefile("rb")
+        greeting = f.readline()
+        s.sendall(b"QUIT\r\n")
+        f.readline()
+        s.close()
+        return greeting
+
+    def test_names_confirmed_by_the_resolver(self):
+        srv = self.start()
+        self.assertTrue(self.talk(srv, "127.0.0.5").startswith(b"220 "))
+        srv.wait_log(r"connect from mail\.client\.test\[127\.0\.0\.5\]")
+        # A PTR name that is no plain host name is not believed, and an
+        # address without one stays unknown.
+        self.talk(srv, "127.0.0.6")
+        srv.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
+        self.talk(srv, "127.0.0.7")
+        srv.wait_log(r"connect from unknown\[127\.0\.0\.7\]")
+        self.assertNotIn("bad!name", srv.log_text())
+
+    def test_received_header_names_the_client(self):
+        srv = self.start()
+        s = socket.create_connection(("127.0.0.1", srv.port()), timeout=10,
+                                     source_address=("127.0.0.5", 0))
+        c = smtplib.SMTP()
+        c.sock = s
+        c.file = None
+        code, _ = c.getreply()
+        self.assertEqual(code, 220)
+        c.ehlo("app.client.test")
+        c.sendmail("app@client.test", ["alice@hosted.example"],
+                   b"Subject: names\r\n\r\nhello\r\n")
+        c.quit()
+        srv.wait_log(r"status=sent", timeout=20)
+        inbox = os.path.join(srv.mail, "hosted.example", "alice", "new")
+        [name] = os.listdir(inbox)
+        with open(os.path.join(inbox, name), "rb") as f:
+            text = f.read().decode()
+        self.assertIn("Received: from app.client.test (mail.client.test [127.0.0.5])", text)
+
+    def test_lookup_can_be_turned_off(self):
+        srv = self.start("peername_lookup = false")
+        self.talk(srv, "127.0.0.5")
+        srv.wait_log(r"connect from unknown\[127\.0\.0\.5\]")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // mynetworks matching and hosted-domain resolution.
 #include <gtest/gtest.h>
 
+#include "server/peername.hpp"
 #include "server/policy.hpp"
 
 using namespace relay;
@@ -67,4 +68,17 @@ TEST(ServerPolicy, HostingNeedsABase) {
     auto cfg = config::parse("[server]\nvirtual_mailbox_domains = [\"a.example\"]\n", "t.toml");
     ASSERT_TRUE(cfg.ok());
     EXPECT_FALSE(Policy::load(*cfg).ok());
+}
+
+TEST(ServerPeerName, OnlyPlainHostNamesAreBelieved) {
+    using relay::server::plain_hostname;
+    EXPECT_TRUE(plain_hostname("mail.example.net"));
+    EXPECT_TRUE(plain_hostname("host-1_a.example"));
+    EXPECT_FALSE(plain_hostname(""));
+    EXPECT_FALSE(plain_hostname(".example"));
+    EXPECT_FALSE(plain_hostname("-x.example"));
+    EXPECT_FALSE(plain_hostname("a b.example"));
+    EXPECT_FALSE(plain_hostname("evil.example]\r\nX-Injected: 1"));
+    EXPECT_FALSE(plain_hostname("b\xc3\xbc" "cher.example"));
+    EXPECT_FALSE(plain_hostname(std::string(254, 'a')));
 }
