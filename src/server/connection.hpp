@@ -49,8 +49,8 @@ public:
     virtual void interest_changed(Connection &c) = 0;
     virtual void schedule(Connection &c) = 0;
     virtual void submit(uint64_t owner, WorkerPool::Job job) = 0;
-    // Runs JOB on the lookup threads; false when too many lookups are
-    // waiting already (the client then stays "unknown").
+    // Runs JOB on a free lookup thread; false when none is free (the
+    // client then stays "unknown").
     virtual bool lookup(uint64_t owner, WorkerPool::Job job) = 0;
     virtual bool auth_blocked(const IpAddress &a) = 0;
     virtual void auth_failed(const IpAddress &a) = 0;

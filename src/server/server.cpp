@@ -98,7 +98,7 @@ public:
     void schedule(Connection &c) override;
     void submit(uint64_t owner, WorkerPool::Job job) override { pool_.submit(owner, std::move(job)); }
     bool lookup(uint64_t owner, WorkerPool::Job job) override {
-        if (lookups_.in_flight() >= kMaxLookups) return false;
+        if (lookups_.in_flight() >= kLookupThreads) return false;
         lookups_.submit(owner, std::move(job));
         return true;
     }
@@ -127,11 +127,13 @@ private:
     util::UniqueFd epoll_, sigfd_;
     WorkerPool pool_;
     // Host name lookups (peername.hpp) wait on DNS, not on the CPU: their
-    // own threads, so that a slow resolver never holds up a commit. Past
-    // kMaxLookups waiting, a new client stays "unknown" (a flood must not
-    // queue thousands of lookups).
-    static constexpr size_t kMaxLookups = 64;
-    WorkerPool lookups_{4};
+    // own threads, so that a slow resolver never holds up a commit. A
+    // lookup starts only when one of them is free, never queued: with a
+    // dead name server a lookup takes the whole lookup_wait, and a flood
+    // must not make every later client wait behind its lookups. A client
+    // that finds them all busy stays "unknown".
+    static constexpr unsigned kLookupThreads = 4;
+    WorkerPool lookups_{kLookupThreads};
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
     std::map<std::string, unsigned> per_client_;
     std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
