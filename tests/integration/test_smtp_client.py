@@ -289,6 +289,15 @@ class TestDelivery(Base):
         self.assertEqual(p.connections, 1)
         self.assertEqual(out[1]["reply"], out[0]["reply"])
 
+    def test_endless_reply_is_cut_off(self):
+        # More than Wire::max_reply (64 KiB) of continuation lines: a
+        # broken or hostile server, not a reply to wait for or to keep.
+        huge = "\r\n".join(["250-2.0.0 " + "x" * 100] * 1000 + ["250 2.0.0 done"])
+        p = self.peer(data_replies=[huge])
+        rc, out = self.run_probe(self.config("[127.0.0.1]:%d" % p.port), ["b@example.net"])
+        self.assertEqual(out[0]["rcpts"][0]["status"], "deferred", out)
+        self.assertIn("unexpected reply from 127.0.0.1[127.0.0.1]", out[0]["reply"])
+
     def test_multiline_reply_to_the_dot(self):
         # A three-line reply after the first message: the client must read
         # all of it, or the second message's replies would be off by two.

@@ -57,6 +57,31 @@ def kill(proc):
         pass
 
 
+def start_submission(sp, exe, path, args, sub):
+    """Starts sendmail ARGS on the message file PATH into SUB["proc"];
+    with SUB["kill_after"] set, a timer kills it that many seconds later."""
+    with open(path, "rb") as stdin:
+        sub["proc"] = subprocess.Popen(
+            ["sendmail", "-C", sp.config, "-i"] + list(args),
+            executable=exe, stdin=stdin, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=rt.default_env())
+    if sub["kill_after"] is not None:
+        sub["timer"] = threading.Timer(sub["kill_after"], kill, [sub["proc"]])
+        sub["timer"].start()
+
+
+def finish_submission(sub):
+    """Waits for SUB's sendmail: SUB["stderr"] and SUB["rc"]; the process
+    and its timer are dropped from SUB."""
+    proc = sub.pop("proc")
+    sub["stderr"] = proc.stderr.read()
+    proc.stderr.close()
+    sub["rc"] = proc.wait()
+    timer = sub.pop("timer", None)
+    if timer:
+        timer.join()
+
+
 class PickupKiller(threading.Thread):
     """Starts `relay --flush` and SIGKILLs it after a random delay, again
     and again, until stopped."""
@@ -104,23 +129,10 @@ class KillNine(unittest.TestCase):
                         f.write(msg)
                     sub = {"i": i, "token": token, "message": msg, "rc": None,
                            "kill_after": rnd.uniform(0, 0.005) if rnd.random() < 0.6 else None}
-                    with open(path, "rb") as stdin:
-                        sub["proc"] = subprocess.Popen(
-                            ["sendmail", "-C", sp.config, "-i", "rcpt%d@example.com" % i],
-                            executable=exe, stdin=stdin, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=rt.default_env())
-                    if sub["kill_after"] is not None:
-                        sub["timer"] = threading.Timer(sub["kill_after"], kill, [sub["proc"]])
-                        sub["timer"].start()
+                    start_submission(sp, exe, path, ["rcpt%d@example.com" % i], sub)
                     batch.append(sub)
                 for s in batch:
-                    s["stderr"] = s["proc"].stderr.read()
-                    s["proc"].stderr.close()
-                    s["rc"] = s["proc"].wait()
-                    if "timer" in s:
-                        s["timer"].join()
-                        del s["timer"]
-                    del s["proc"]
+                    finish_submission(s)
                     subs.append(s)
         finally:
             killer.stop.set()

@@ -47,7 +47,7 @@ import warnings
 
 import relaytest as rt
 from smtpd_peer import Peer, make_certs
-from test_torture import kill
+from test_torture import finish_submission, start_submission
 
 N = int(os.environ.get("RELAY_TORTURE_N", "500"))
 BATCH = 20
@@ -310,25 +310,12 @@ class PipelineTorture(unittest.TestCase):
                         f.write(wire(headers, body))
                     sub = {"i": i, "token": token, "headers": headers, "body": body,
                            "kill_after": rnd.uniform(0, 0.005) if rnd.random() < 0.5 else None}
-                    with open(path, "rb") as stdin:
-                        sub["proc"] = subprocess.Popen(
-                            ["sendmail", "-C", sp.config, "-i", "-f", "sender%d@example.org" % i,
-                             "rcpt%d@example.com" % i],
-                            executable=exe, stdin=stdin, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=rt.default_env())
-                    if sub["kill_after"] is not None:
-                        sub["timer"] = threading.Timer(sub["kill_after"], kill, [sub["proc"]])
-                        sub["timer"].start()
+                    start_submission(sp, exe, path, ["-f", "sender%d@example.org" % i,
+                                                     "rcpt%d@example.com" % i], sub)
                     batch.append(sub)
                 for s in batch:
-                    s["stderr"] = s["proc"].stderr.read()
-                    s["proc"].stderr.close()
-                    s["rc"] = s["proc"].wait()
+                    finish_submission(s)
                     s["accepted"] = s["rc"] == 0
-                    if "timer" in s:
-                        s["timer"].join()
-                        del s["timer"]
-                    del s["proc"]
                     subs.append(s)
             # Kills on the backlog: both connections busy.
             killer.run_more(10)
